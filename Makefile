@@ -1,0 +1,44 @@
+# cachier for Go — developer entry points.
+#
+#   make example   run the quickstart on the embedded file store (no setup)
+#   make test      start the test servers if needed, then run every test with -race
+#
+GO      ?= go
+TIMEOUT ?= 30m
+
+.PHONY: all example test unit bench lint services
+
+all: lint test
+
+example:
+	$(GO) run ./examples/quickstart
+
+# test runs the whole suite against real servers; `services` starts whatever
+# is missing (PostgreSQL, MariaDB, Redis, a MongoDB-protocol server).
+test: services
+	$(GO) test -race -count=1 -timeout $(TIMEOUT) ./...
+
+# unit runs the suite without starting anything; backends whose server is
+# absent are skipped (unless CACHIER_REQUIRE_SERVICES=1).
+unit:
+	$(GO) test -race -count=1 -timeout $(TIMEOUT) ./...
+
+BENCH ?= .
+COUNT ?= 6
+bench: services
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) ./... | tee bench.txt
+	@command -v benchstat >/dev/null || $(GO) install golang.org/x/perf/cmd/benchstat@latest
+	@"$$($(GO) env GOPATH)/bin/benchstat" bench.txt
+
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l . | grep -v '^tools/'); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@latest
+	@"$$($(GO) env GOPATH)/bin/staticcheck" ./...
+	GOOS=darwin $(GO) build ./...
+	GOOS=windows $(GO) build ./...
+
+# services checks each server the tests use, and installs (apt-get) and
+# starts whatever does not answer. It changes nothing where all are up.
+services:
+	@for s in scripts/services/*.sh; do bash "$$s" || exit 1; done

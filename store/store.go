@@ -1,0 +1,122 @@
+// Package store defines the contract between cachier and the places it keeps
+// results: memory, files, SQL databases, Redis and MongoDB.
+//
+// A Store moves bytes. The cachier core hashes the arguments into a key,
+// encodes results into Entry.Value, decides what is fresh and what is stale,
+// and asks the store to keep, find and forget entries. The store never sees a
+// Go value and never decides freshness.
+//
+// # Functions and keys
+//
+// One store serves many decorated functions. Every method takes the function's
+// identity (fn, a printable string such as
+// "example.com/app.Service.Fetch@v2#1f0c…") and, where it acts on one entry,
+// the key (a lowercase hexadecimal string of at least 32 characters). A store
+// must keep the entries of different functions apart: Clear, ClearMarks and
+// DeleteStale of one function never touch another's.
+//
+// # Being-calculated marks
+//
+// Mark records that a caller is computing a key, so that callers in other
+// processes and on other machines wait for it instead of computing it too.
+// A mark belongs to an owner (a string unique to one calculation) and expires
+// after its ttl, so that a process that dies mid-calculation blocks nobody
+// for longer than that. The owner of a live mark may Mark again to extend it.
+// Set clears the mark of the key it writes, whoever owns it.
+//
+// # Failures
+//
+// A store returns ErrNotFound from Get when the key has no entry, and any
+// other error when it could not find out. Errors are reported, never
+// panicked. A write that fails must leave the previous entry of the key
+// intact. The core treats every error as "the store is unavailable for this
+// call": it calls the function and returns its result anyway.
+//
+// # Conformance
+//
+// Package storetest holds the cases every Store must pass, run against the
+// real server; see storetest.Run.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned by Store.Get when the key has no entry.
+var ErrNotFound = errors.New("cachier: entry not found")
+
+// An Entry is one stored result.
+type Entry struct {
+	// Value is the encoded result, as the core produced it. Stores keep it
+	// byte for byte; a nil or empty Value is stored and returned as empty.
+	Value []byte
+
+	// Time is when the result was computed. Stores keep it to at least
+	// millisecond precision; freshness is judged on it by the core.
+	Time time.Time
+}
+
+// Store is the contract every backend implements. All methods are safe for
+// concurrent use by multiple goroutines.
+type Store interface {
+	// Get returns the entry of key in function fn, or ErrNotFound.
+	Get(ctx context.Context, fn, key string) (Entry, error)
+
+	// Set stores e as the entry of key in function fn, replacing any earlier
+	// one, and clears the key's being-calculated mark. On error the previous
+	// entry, if any, is left as it was.
+	Set(ctx context.Context, fn, key string, e Entry) error
+
+	// Mark sets a being-calculated mark on key for owner, expiring after ttl.
+	// It reports whether the mark is now owner's: true when there was no live
+	// mark or owner already held it (the expiry is then extended), false when
+	// another owner holds a live mark. Among concurrent callers in any number
+	// of processes, at most one acquires a free mark. Mark does not touch
+	// the entry of the key.
+	Mark(ctx context.Context, fn, key, owner string, ttl time.Duration) (acquired bool, err error)
+
+	// Unmark removes owner's mark from key. A mark held by another owner,
+	// or no mark at all, is left alone and is not an error.
+	Unmark(ctx context.Context, fn, key, owner string) error
+
+	// Clear removes every entry and every mark of function fn.
+	Clear(ctx context.Context, fn string) error
+
+	// ClearMarks removes every being-calculated mark of function fn and
+	// keeps its entries.
+	ClearMarks(ctx context.Context, fn string) error
+
+	// DeleteStale removes every entry of function fn whose Time is before
+	// cutoff, and keeps the rest.
+	DeleteStale(ctx context.Context, fn string, cutoff time.Time) error
+}
+
+// A ValueStore keeps results as Go values in process memory, so a hit costs
+// neither decoding nor copying. The core uses GetValue and SetValue in place
+// of Get and Set when a store implements them; the values it hands back are
+// shared by every caller that hits the key.
+//
+// The memory store implements it. A store that crosses process boundaries
+// must not.
+type ValueStore interface {
+	Store
+
+	// GetValue returns the value stored for key in fn and when it was
+	// computed, and whether there was one.
+	GetValue(fn, key string) (v any, t time.Time, ok bool)
+
+	// SetValue stores v for key in fn and clears the key's mark.
+	SetValue(fn, key string, v any, t time.Time)
+}
+
+// A Waiter can tell a caller when a key's mark or entry may have changed,
+// so that a caller waiting for another process's calculation need not poll
+// at a fixed pace. Stores that can (Redis pub/sub, PostgreSQL LISTEN) may
+// implement it; the core polls with backoff otherwise.
+type Waiter interface {
+	// Wait returns when the entry or mark of key in fn may have changed, or
+	// when ctx is done. Spurious returns are allowed; the caller checks.
+	Wait(ctx context.Context, fn, key string) error
+}
