@@ -1,0 +1,468 @@
+// Package redisstore is the cachier store on Redis: the "redis" backend,
+// shared by every process and machine that reaches the same server.
+//
+// The caller dials and closes the client; the store only uses it. Any
+// redis.UniversalClient works: a single node (*redis.Client), a Sentinel
+// failover client, a *redis.ClusterClient or a *redis.Ring.
+//
+//	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+//	defer rdb.Close()
+//	defaults.Register("redis", redisstore.New(rdb, redisstore.WithKeyPrefix("myapp:")))
+//
+// # Key layout
+//
+// Every key of one function starts with the same base,
+//
+//	<prefix>{<h>}:
+//
+// where <prefix> is the WithKeyPrefix namespace ("" by default) and <h> is
+// the first 128 bits of the SHA-256 of the function identity, in hex. The
+// identity itself may be long and contain any byte, braces included, so it
+// never appears in a key; two identities share a base only if their SHA-256
+// hashes share 128 bits. The braces make <h> the Redis Cluster hash tag: all
+// keys of one function live in one slot, so the multi-key commands below
+// work on a Cluster, and different functions spread over the slots. (A
+// prefix that carries its own hash tag, such as "{app}:", puts every
+// function in that one slot; avoid a prefix containing "{}", which would
+// leave the keys without a common tag.) Under the base:
+//
+//	<base>e:<key>   hash, one per entry: field "v" is the value, byte for
+//	                byte, and field "t" the entry's Time in microseconds since
+//	                the Unix epoch (decimal). No expiry.
+//	<base>m:<key>   string, the being-calculated mark: its value is the owner,
+//	                its expiry the mark's ttl (milliseconds, at least 1).
+//
+// and two Pub/Sub channels (channels are not keys):
+//
+//	<base>c:<key>   a message when the key's entry is written or its mark
+//	                removed by Unmark.
+//	<base>c         a message when Clear or ClearMarks removes the marks of
+//	                the whole function.
+//
+// # Operations
+//
+// Get is one HMGET: one round trip. Set writes the hash, deletes the mark
+// and publishes in one MULTI/EXEC transaction, so a reader never sees the new
+// entry beside the old mark, and a failed write leaves the old entry whole.
+// Mark runs a small Lua script (GET, then SET PX when the mark is free or
+// already the caller's), so among any number of processes at most one
+// acquires a free mark, and only the owner extends it; Unmark is a script
+// that deletes the mark only when the caller owns it.
+//
+// Clear, ClearMarks and DeleteStale find the function's keys with SCAN
+// (never KEYS) over the base, on every master of a Cluster and every shard
+// of a Ring, and delete them in batches of the scanned keys; DeleteStale
+// compares each entry's "t" with the cutoff and deletes it in one script
+// per batch, so an entry rewritten meanwhile is judged by its new time. SCAN
+// walks the whole keyspace of a node, so these cost time in proportion to
+// the server's size, not the function's: they are maintenance calls, not
+// hot paths. No index set is kept, so nothing can fall out of step with the
+// entries.
+//
+// # Waiting
+//
+// Store implements store.Waiter with Pub/Sub: Wait subscribes to the key's
+// and the function's channels, then returns at the first message, when the
+// mark is gone (looked up after subscribing, so a change between the
+// caller's check and the subscription is not missed), when the mark's ttl
+// lapses (a dead owner publishes nothing), or after MaxWait at the latest,
+// since Pub/Sub delivery is at most once. Each Wait uses a connection of its
+// own for its duration.
+//
+// # Timeouts and failures
+//
+// Every command runs under the caller's context and a per-operation timeout
+// (WithTimeout, DefaultTimeout by default), so a server that is down or
+// hung costs a bounded time per call. go-redis applies context deadlines to
+// socket reads and writes only when the client's ContextTimeoutEnabled
+// option is set; otherwise its ReadTimeout and WriteTimeout (3s by default)
+// bound a command that the server does not answer. Errors are wrapped with
+// the operation and the function; Get reports store.ErrNotFound for a key
+// without a complete entry.
+package redisstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cachier-go/cachier/store"
+)
+
+// DefaultTimeout bounds each operation of a Store unless WithTimeout says
+// otherwise.
+const DefaultTimeout = 3 * time.Second
+
+// MaxWait is the longest a single Wait call lasts.
+const MaxWait = 2 * time.Second
+
+// scanCount is the COUNT hint of each SCAN, and so the largest batch of keys
+// deleted in one command.
+const scanCount = 1000
+
+// Store is a store.Store and store.Waiter on a Redis server. Create it with
+// New; it is safe for concurrent use.
+type Store struct {
+	rdb     redis.UniversalClient
+	prefix  string
+	timeout time.Duration
+}
+
+var (
+	_ store.Store  = (*Store)(nil)
+	_ store.Waiter = (*Store)(nil)
+)
+
+// An Option configures a Store.
+type Option func(*Store)
+
+// WithKeyPrefix puts every key and channel of the store under prefix, a
+// namespace that keeps several applications apart on one server (SPEC's
+// key_prefix; the core may also fold key_prefix into function identities).
+// A prefix usually ends in a separator, such as "myapp:". See the package
+// documentation about braces.
+func WithKeyPrefix(prefix string) Option {
+	return func(s *Store) { s.prefix = prefix }
+}
+
+// WithTimeout bounds each operation (each command, for Clear, ClearMarks
+// and DeleteStale, which send many) to d on top of the caller's context.
+// d <= 0 leaves only the caller's context and the client's own timeouts.
+func WithTimeout(d time.Duration) Option {
+	return func(s *Store) { s.timeout = d }
+}
+
+// New returns a store on rdb. The caller keeps ownership of rdb: it dials
+// and closes it.
+func New(rdb redis.UniversalClient, opts ...Option) *Store {
+	s := &Store{rdb: rdb, timeout: DefaultTimeout}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// opCtx derives the context of one operation.
+func (s *Store) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.timeout)
+}
+
+// base returns "<prefix>{<h>}:", the start of every key of fn.
+func (s *Store) base(fn string) string {
+	h := sha256.Sum256([]byte(fn))
+	var b strings.Builder
+	b.Grow(len(s.prefix) + 35)
+	b.WriteString(s.prefix)
+	b.WriteByte('{')
+	var x [32]byte
+	hex.Encode(x[:], h[:16])
+	b.Write(x[:])
+	b.WriteString("}:")
+	return b.String()
+}
+
+func (s *Store) entryKey(fn, key string) string { return s.base(fn) + "e:" + key }
+func (s *Store) markKey(fn, key string) string  { return s.base(fn) + "m:" + key }
+
+// Get implements store.Store with one HMGET.
+func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	vals, err := s.rdb.HMGet(ctx, s.entryKey(fn, key), "v", "t").Result()
+	if err != nil {
+		return store.Entry{}, fmt.Errorf("cachier: redis get %s %s: %w", fn, key, err)
+	}
+	v, ok := vals[0].(string)
+	t, ok2 := vals[1].(string)
+	if !ok || !ok2 {
+		return store.Entry{}, store.ErrNotFound
+	}
+	us, err := strconv.ParseInt(t, 10, 64)
+	if err != nil {
+		// Not written by this store: a miss, which the core overwrites.
+		return store.Entry{}, store.ErrNotFound
+	}
+	return store.Entry{Value: []byte(v), Time: time.UnixMicro(us)}, nil
+}
+
+// Set implements store.Store: the entry is written, the mark deleted and
+// waiters notified in one transaction.
+func (s *Store) Set(ctx context.Context, fn, key string, e store.Entry) error {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	base := s.base(fn)
+	value := e.Value
+	if value == nil {
+		value = []byte{}
+	}
+	pipe := s.rdb.TxPipeline()
+	pipe.HSet(ctx, base+"e:"+key, "v", value, "t", strconv.FormatInt(e.Time.UnixMicro(), 10))
+	pipe.Del(ctx, base+"m:"+key)
+	pipe.Publish(ctx, base+"c:"+key, "set")
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("cachier: redis set %s %s: %w", fn, key, err)
+	}
+	return nil
+}
+
+// markScript takes the mark KEYS[1] for owner ARGV[1] for ARGV[2]
+// milliseconds when it is free or already owner's.
+var markScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur == false or cur == ARGV[1] then
+	redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+	return 1
+end
+return 0
+`)
+
+// unmarkScript deletes the mark KEYS[1] when owner ARGV[1] holds it, and
+// then publishes on channel ARGV[2].
+var unmarkScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+	redis.call('DEL', KEYS[1])
+	redis.call('PUBLISH', ARGV[2], 'unmark')
+	return 1
+end
+return 0
+`)
+
+// Mark implements store.Store with one script call (EVALSHA, falling back
+// to EVAL the first time on a server that has not seen the script).
+func (s *Store) Mark(ctx context.Context, fn, key, owner string, ttl time.Duration) (bool, error) {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	ms := (ttl + time.Millisecond - 1) / time.Millisecond
+	if ms < 1 {
+		ms = 1
+	}
+	n, err := markScript.Run(ctx, s.rdb, []string{s.markKey(fn, key)}, owner, int64(ms)).Int()
+	if err != nil {
+		return false, fmt.Errorf("cachier: redis mark %s %s: %w", fn, key, err)
+	}
+	return n == 1, nil
+}
+
+// Unmark implements store.Store.
+func (s *Store) Unmark(ctx context.Context, fn, key, owner string) error {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	base := s.base(fn)
+	err := unmarkScript.Run(ctx, s.rdb, []string{base + "m:" + key}, owner, base+"c:"+key).Err()
+	if err != nil {
+		return fmt.Errorf("cachier: redis unmark %s %s: %w", fn, key, err)
+	}
+	return nil
+}
+
+// Clear implements store.Store.
+func (s *Store) Clear(ctx context.Context, fn string) error {
+	base := s.base(fn)
+	if err := s.deleteMatching(ctx, globEscape(base)+"*"); err != nil {
+		return fmt.Errorf("cachier: redis clear %s: %w", fn, err)
+	}
+	s.publishFn(ctx, base)
+	return nil
+}
+
+// ClearMarks implements store.Store.
+func (s *Store) ClearMarks(ctx context.Context, fn string) error {
+	base := s.base(fn)
+	if err := s.deleteMatching(ctx, globEscape(base)+"m:*"); err != nil {
+		return fmt.Errorf("cachier: redis clear marks %s: %w", fn, err)
+	}
+	s.publishFn(ctx, base)
+	return nil
+}
+
+// publishFn wakes the waiters of every key of a function. Waiters also
+// wake on their own when a mark lapses, so a failure is not reported.
+func (s *Store) publishFn(ctx context.Context, base string) {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	s.rdb.Publish(ctx, base+"c", "clear")
+}
+
+// deleteStaleScript deletes those of KEYS whose field "t" is below ARGV[1].
+var deleteStaleScript = redis.NewScript(`
+local cutoff = tonumber(ARGV[1])
+local n = 0
+for _, k in ipairs(KEYS) do
+	local t = tonumber(redis.call('HGET', k, 't'))
+	if t and t < cutoff then
+		redis.call('DEL', k)
+		n = n + 1
+	end
+end
+return n
+`)
+
+// DeleteStale implements store.Store.
+func (s *Store) DeleteStale(ctx context.Context, fn string, cutoff time.Time) error {
+	pattern := globEscape(s.base(fn)) + "e:*"
+	c := strconv.FormatInt(cutoff.UnixMicro(), 10)
+	err := s.scan(ctx, pattern, func(ctx context.Context, node redis.Cmdable, keys []string) error {
+		return deleteStaleScript.Run(ctx, node, keys, c).Err()
+	})
+	if err != nil {
+		return fmt.Errorf("cachier: redis delete stale %s: %w", fn, err)
+	}
+	return nil
+}
+
+func (s *Store) deleteMatching(ctx context.Context, pattern string) error {
+	return s.scan(ctx, pattern, func(ctx context.Context, node redis.Cmdable, keys []string) error {
+		return node.Del(ctx, keys...).Err()
+	})
+}
+
+// scan calls each with every batch of keys matching pattern, on every node
+// that holds keys: every master of a Cluster, every shard of a Ring. All
+// keys of one batch come from one node, and keys of one function share a
+// slot, so each may send them in one command to that node.
+func (s *Store) scan(ctx context.Context, pattern string, each func(context.Context, redis.Cmdable, []string) error) error {
+	switch c := s.rdb.(type) {
+	case *redis.ClusterClient:
+		return c.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+			return s.scanNode(ctx, node, pattern, each)
+		})
+	case *redis.Ring:
+		return c.ForEachShard(ctx, func(ctx context.Context, node *redis.Client) error {
+			return s.scanNode(ctx, node, pattern, each)
+		})
+	default:
+		return s.scanNode(ctx, s.rdb, pattern, each)
+	}
+}
+
+func (s *Store) scanNode(ctx context.Context, node redis.UniversalClient, pattern string, each func(context.Context, redis.Cmdable, []string) error) error {
+	var cursor uint64
+	for {
+		keys, next, err := s.scanOnce(ctx, node, cursor, pattern)
+		if err != nil {
+			return err
+		}
+		if len(keys) > 0 {
+			if err := s.batch(ctx, node, keys, each); err != nil {
+				return err
+			}
+		}
+		if next == 0 {
+			return nil
+		}
+		cursor = next
+	}
+}
+
+func (s *Store) scanOnce(ctx context.Context, node redis.UniversalClient, cursor uint64, pattern string) ([]string, uint64, error) {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	return node.Scan(ctx, cursor, pattern, scanCount).Result()
+}
+
+func (s *Store) batch(ctx context.Context, node redis.UniversalClient, keys []string, each func(context.Context, redis.Cmdable, []string) error) error {
+	ctx, cancel := s.opCtx(ctx)
+	defer cancel()
+	return each(ctx, node, keys)
+}
+
+// globEscape quotes the characters that SCAN MATCH patterns treat
+// specially.
+func globEscape(s string) string {
+	if !strings.ContainsAny(s, `*?[]\`) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '*', '?', '[', ']', '\\':
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// Wait implements store.Waiter; see the package documentation. It returns
+// nil when something may have changed or MaxWait passed, ctx.Err() when
+// ctx ended first, and an error when the server could not be asked.
+func (s *Store) Wait(ctx context.Context, fn, key string) error {
+	wctx, cancel := context.WithTimeout(ctx, MaxWait)
+	defer cancel()
+	base := s.base(fn)
+
+	ps := s.rdb.Subscribe(wctx)
+	// Closing the subscription's connection is what interrupts a blocked
+	// Receive when ctx is cancelled (deadlines alone would not).
+	stop := context.AfterFunc(wctx, func() { _ = ps.Close() })
+	defer func() {
+		if stop() {
+			_ = ps.Close()
+		}
+	}()
+
+	ended := func(err error) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if wctx.Err() != nil {
+			return nil // MaxWait: a spurious return
+		}
+		return fmt.Errorf("cachier: redis wait %s %s: %w", fn, key, err)
+	}
+
+	if err := ps.Subscribe(wctx, base+"c:"+key, base+"c"); err != nil {
+		return ended(err)
+	}
+	for confirmed := 0; confirmed < 2; {
+		msg, err := ps.Receive(wctx)
+		if err != nil {
+			return ended(err)
+		}
+		switch msg.(type) {
+		case *redis.Subscription:
+			confirmed++
+		case *redis.Message:
+			return nil
+		}
+	}
+
+	// Subscribed: from here on no change is missed. Has the mark already
+	// gone, and when does it lapse?
+	pctx, pcancel := s.opCtx(wctx)
+	ttl, err := s.rdb.PTTL(pctx, base+"m:"+key).Result()
+	pcancel()
+	if err != nil {
+		return ended(err)
+	}
+	if ttl == -2 || (ttl >= 0 && ttl < time.Millisecond) {
+		return nil // no mark: the calculation ended, or never began
+	}
+	rctx := wctx
+	if ttl > 0 {
+		var rcancel context.CancelFunc
+		rctx, rcancel = context.WithTimeout(wctx, ttl+5*time.Millisecond)
+		defer rcancel()
+	}
+	for {
+		msg, err := ps.Receive(rctx)
+		if err != nil {
+			if rctx.Err() != nil && ctx.Err() == nil {
+				return nil // the mark lapsed, or MaxWait
+			}
+			return ended(err)
+		}
+		if _, ok := msg.(*redis.Message); ok {
+			return nil
+		}
+	}
+}

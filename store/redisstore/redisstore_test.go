@@ -1,0 +1,267 @@
+package redisstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cachier-go/cachier/internal/testenv"
+	"github.com/cachier-go/cachier/store"
+	"github.com/cachier-go/cachier/store/redisstore"
+	"github.com/cachier-go/cachier/store/storetest"
+)
+
+// client returns a client of the test server (CACHIER_TEST_REDIS_ADDR),
+// closed when the test ends, or ends the test through testenv when the
+// server does not answer.
+func client(t testing.TB) *redis.Client {
+	t.Helper()
+	addr := testenv.Getenv("CACHIER_TEST_REDIS_ADDR", "127.0.0.1:6379")
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		rdb.Close()
+		testenv.Unavailable(t, "redis", addr, err)
+	}
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+// prefix returns a key prefix unique to this test, whose keys are deleted
+// when the test ends.
+func prefix(t testing.TB, rdb redis.UniversalClient) string {
+	t.Helper()
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	p := "cachiertest:" + hex.EncodeToString(b[:]) + ":"
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		iter := rdb.Scan(ctx, 0, p+"*", 1000).Iterator()
+		var keys []string
+		for iter.Next(ctx) {
+			keys = append(keys, iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			t.Logf("cleaning up %s*: %v", p, err)
+			return
+		}
+		for len(keys) > 0 {
+			n := min(len(keys), 1000)
+			if err := rdb.Del(ctx, keys[:n]...).Err(); err != nil {
+				t.Logf("cleaning up %s*: %v", p, err)
+				return
+			}
+			keys = keys[n:]
+		}
+	})
+	return p
+}
+
+func TestConformance(t *testing.T) {
+	rdb := client(t)
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return redisstore.New(rdb, redisstore.WithKeyPrefix(prefix(t, rdb)))
+	})
+}
+
+// TestKeyLayout checks the layout the package documentation promises, as
+// seen from a plain client.
+func TestKeyLayout(t *testing.T) {
+	rdb := client(t)
+	p := prefix(t, rdb)
+	s := redisstore.New(rdb, redisstore.WithKeyPrefix(p))
+	ctx := context.Background()
+	const fn, key = "example.com/app.Service.Fetch{v2}", "0123456789abcdef0123456789abcdef"
+	when := time.UnixMicro(1_700_000_000_123_456)
+	if err := s.Set(ctx, fn, key, store.Entry{Value: []byte("value"), Time: when}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.Mark(ctx, fn, key, "owner-1", time.Minute); err != nil || !ok {
+		t.Fatalf("Mark = %v, %v", ok, err)
+	}
+
+	keys, err := rdb.Keys(ctx, p+"*").Result() // a test may use KEYS
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 2 {
+		t.Fatalf("keys under %q: %q, want an entry and a mark", p, keys)
+	}
+	var entry, mark string
+	for _, k := range keys {
+		switch {
+		case strings.HasSuffix(k, "}:e:"+key):
+			entry = k
+		case strings.HasSuffix(k, "}:m:"+key):
+			mark = k
+		}
+	}
+	if entry == "" || mark == "" {
+		t.Fatalf("keys %q: want <prefix>{h}:e:<key> and <prefix>{h}:m:<key>", keys)
+	}
+	tag := strings.TrimPrefix(entry[:strings.Index(entry, "}")+1], p)
+	if len(tag) != 34 || tag[0] != '{' || strings.Contains(tag, "v2") {
+		t.Errorf("hash tag %q: want {<32 hex digits>}", tag)
+	}
+	if !strings.HasPrefix(mark, p+tag+":") {
+		t.Errorf("mark %q and entry %q do not share the hash tag", mark, entry)
+	}
+
+	h, err := rdb.HGetAll(ctx, entry).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h["v"] != "value" || h["t"] != "1700000000123456" || len(h) != 2 {
+		t.Errorf("entry hash = %q, want v=value t=1700000000123456", h)
+	}
+	if ttl := rdb.TTL(ctx, entry).Val(); ttl != -1 {
+		t.Errorf("entry ttl = %v, want none", ttl)
+	}
+	if v := rdb.Get(ctx, mark).Val(); v != "owner-1" {
+		t.Errorf("mark value = %q, want the owner", v)
+	}
+	if ttl := rdb.PTTL(ctx, mark).Val(); ttl <= 0 || ttl > time.Minute {
+		t.Errorf("mark ttl = %v, want (0, 1m]", ttl)
+	}
+
+	// A prefix with glob characters scans only its own keys.
+	q := p + "*?[x]\\"
+	other := redisstore.New(rdb, redisstore.WithKeyPrefix(q))
+	if err := other.Set(ctx, fn, key, store.Entry{Value: []byte("other"), Time: when}); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Clear(ctx, fn); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := s.Get(ctx, fn, key); err != nil || string(e.Value) != "value" {
+		t.Errorf("Clear under prefix %q touched prefix %q: %q, %v", q, p, e.Value, err)
+	}
+	if _, err := other.Get(ctx, fn, key); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Get after Clear = %v, want ErrNotFound", err)
+	}
+}
+
+// TestPrefixesApart shows that two prefixes on one server are two caches.
+func TestPrefixesApart(t *testing.T) {
+	rdb := client(t)
+	a := redisstore.New(rdb, redisstore.WithKeyPrefix(prefix(t, rdb)))
+	b := redisstore.New(rdb, redisstore.WithKeyPrefix(prefix(t, rdb)))
+	ctx := context.Background()
+	const fn, key = "f", "00000000000000000000000000000001"
+	if err := a.Set(ctx, fn, key, store.Entry{Value: []byte("a"), Time: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Get(ctx, fn, key); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("b.Get = %v, want ErrNotFound", err)
+	}
+	if ok, err := b.Mark(ctx, fn, key, "x", time.Minute); err != nil || !ok {
+		t.Fatalf("b.Mark = %v, %v", ok, err)
+	}
+	if ok, err := a.Mark(ctx, fn, key, "y", time.Minute); err != nil || !ok {
+		t.Fatalf("a.Mark = %v, %v: marks of another prefix must not count", ok, err)
+	}
+	if err := b.Clear(ctx, fn); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Get(ctx, fn, key); err != nil {
+		t.Fatalf("a.Get after b.Clear: %v", err)
+	}
+}
+
+// TestCorruptEntry: a hash the store did not write reads as a miss, and Set
+// overwrites it.
+func TestCorruptEntry(t *testing.T) {
+	rdb := client(t)
+	p := prefix(t, rdb)
+	s := redisstore.New(rdb, redisstore.WithKeyPrefix(p))
+	ctx := context.Background()
+	const fn, key = "f", "00000000000000000000000000000001"
+	if err := s.Set(ctx, fn, key, store.Entry{Value: []byte("v"), Time: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	keys := rdb.Keys(ctx, p+"*").Val()
+	if len(keys) != 1 {
+		t.Fatalf("keys = %q", keys)
+	}
+	rdb.HSet(ctx, keys[0], "t", "yesterday")
+	if _, err := s.Get(ctx, fn, key); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get of a corrupt entry = %v, want ErrNotFound", err)
+	}
+	if err := s.DeleteStale(ctx, fn, time.Now()); err != nil {
+		t.Fatalf("DeleteStale over a corrupt entry: %v", err)
+	}
+	if err := s.Set(ctx, fn, key, store.Entry{Value: []byte("w"), Time: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := s.Get(ctx, fn, key); err != nil || string(e.Value) != "w" {
+		t.Fatalf("Get after overwrite = %q, %v", e.Value, err)
+	}
+}
+
+// TestManyKeysClear makes SCAN take several rounds.
+func TestManyKeysClear(t *testing.T) {
+	rdb := client(t)
+	s := redisstore.New(rdb, redisstore.WithKeyPrefix(prefix(t, rdb)))
+	ctx := context.Background()
+	const n = 2500
+	old := time.Now().Add(-time.Hour)
+	pipe := func(fn string, from, to int, tm time.Time) {
+		for i := from; i < to; i++ {
+			if err := s.Set(ctx, fn, fmt.Sprintf("%032x", i), store.Entry{Value: []byte("x"), Time: tm}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	pipe("f", 0, n/2, old)
+	pipe("f", n/2, n, time.Now())
+	pipe("g", 0, 10, old)
+	if err := s.DeleteStale(ctx, "f", time.Now().Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	count := func(fn string) int {
+		c := 0
+		for i := range n {
+			if _, err := s.Get(ctx, fn, fmt.Sprintf("%032x", i)); err == nil {
+				c++
+			}
+		}
+		return c
+	}
+	if c := count("f"); c != n/2 {
+		t.Fatalf("after DeleteStale f has %d entries, want %d", c, n/2)
+	}
+	if err := s.Clear(ctx, "f"); err != nil {
+		t.Fatal(err)
+	}
+	if c := count("f"); c != 0 {
+		t.Fatalf("after Clear f has %d entries, want 0", c)
+	}
+	if c := count("g"); c != 10 {
+		t.Fatalf("g has %d entries, want 10", c)
+	}
+}
+
+// TestContextCancelled: a dead context fails the call at once.
+func TestContextCancelled(t *testing.T) {
+	rdb := client(t)
+	s := redisstore.New(rdb, redisstore.WithKeyPrefix(prefix(t, rdb)))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.Get(ctx, "f", "00000000000000000000000000000001"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Get with a cancelled context = %v, want context.Canceled", err)
+	}
+	if err := s.Wait(ctx, "f", "00000000000000000000000000000001"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait with a cancelled context = %v, want context.Canceled", err)
+	}
+}
