@@ -1,0 +1,369 @@
+// Package sqlstore keeps cachier results in an SQL database through
+// github.com/jmoiron/sqlx: the "sql" backend. It works on SQLite
+// (github.com/mattn/go-sqlite3), PostgreSQL (github.com/jackc/pgx/v5/stdlib)
+// and MySQL or MariaDB (github.com/go-sql-driver/mysql). The caller opens the
+// database, with the driver of its choice imported, and closes it:
+//
+//	db, err := sqlx.Open("sqlite3", "file:cache.db?_busy_timeout=10000&_journal_mode=WAL")
+//	db, err := sqlx.Open("pgx", "postgres://user@host:5432/db")
+//	db, err := sqlx.Open("mysql", "user:password@tcp(host:3306)/db")
+//	...
+//	st, err := sqlstore.New(db) // creates the table if missing
+//	defaults.Register("sql", st)
+//
+// The dialect is taken from db.DriverName(): "sqlite3" (or "sqlite"), "pgx"
+// (or "postgres") and "mysql". The package imports no driver itself.
+//
+// # The table
+//
+// One table, named by WithTable (default "cachier_cache"), holds every
+// function's entries and marks, one row per (function, key):
+//
+//	function_hash    hex SHA-256 of the function identity  } primary key
+//	cache_key        the key                                }
+//	function_id      the function identity, in full, for people reading the table
+//	value            the encoded result (BLOB, BYTEA, LONGBLOB)
+//	timestamp_us     when the result was computed, µs since the Unix epoch
+//	stale            always false: freshness is the core's decision, the column is kept for cachier's layout
+//	processing       true while a caller holds a being-calculated mark
+//	completed        true when value is an entry; a row that is only a mark is not
+//	mark_owner       the mark's owner
+//	mark_expires_us  when the mark lapses, µs since the Unix epoch, by the database's clock
+//
+// The primary key holds a fixed-width hash of the function identity rather
+// than the identity itself because identities have no length bound while
+// index keys do (3072 bytes in InnoDB, about 768 characters of utf8mb4): the
+// same layout then works on every database. Keys are limited to 255 bytes,
+// which the core's 32-character keys are far from. Times are integers, not
+// the databases' timestamp types, so that they keep microseconds everywhere,
+// need no parseTime or time-zone setting in the DSN, and compare the same on
+// every database.
+//
+// # Marks
+//
+// Mark is one conditional statement (INSERT … ON CONFLICT DO UPDATE … WHERE
+// on PostgreSQL and SQLite; an idempotent insert and then a conditional
+// UPDATE on MySQL, which lacks the conditional upsert), so among any number
+// of processes one owner wins. Expiry is judged by the database's clock: all
+// the machines sharing a database then agree on when a mark lapses, however
+// their own clocks drift. A mark only ever writes the mark columns, so a
+// stale entry being recomputed keeps its value, and Get ignores rows that
+// are only marks. There is no store.Waiter: waiters poll.
+//
+// # Failures
+//
+// Every operation runs under a timeout (WithTimeout, default 5s) on top of the
+// caller's context, so that an unreachable server costs a bounded time per
+// call. Every write is a single statement, so a failed write leaves the
+// previous entry as it was.
+//
+// # Databases
+//
+// SQLite: use a busy timeout (go-sqlite3's default is 5s) so that processes
+// sharing a file wait for each other's writes, and WAL mode so that readers
+// do not wait for writers. PostgreSQL: any supported version. MySQL 5.7+ and
+// MariaDB 10.3+, InnoDB with the DYNAMIC row format (the default); values
+// larger than the server's max_allowed_packet are refused by the server and
+// returned as errors (the core then returns the result uncached).
+package sqlstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/cachier-go/cachier/store"
+)
+
+// DefaultTable is the name of the table New uses unless WithTable says
+// otherwise.
+const DefaultTable = "cachier_cache"
+
+// DefaultTimeout bounds each operation unless WithTimeout says otherwise.
+const DefaultTimeout = 5 * time.Second
+
+// MaxKeyLen is the longest key, in bytes, that the store accepts.
+const MaxKeyLen = 255
+
+// An Option configures New.
+type Option func(*config)
+
+type config struct {
+	table   string
+	timeout time.Duration
+}
+
+// WithTable sets the name of the table. It must be a plain SQL identifier
+// (letters, digits and underscores, not starting with a digit, at most 63
+// characters); it is not quoted.
+func WithTable(name string) Option { return func(c *config) { c.table = name } }
+
+// WithTimeout bounds every operation of the store: each runs under a context
+// that ends at most d after it starts, whatever the caller's context allows.
+// d must be positive.
+func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
+
+var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+
+// Store is a store.Store in an SQL table. It is safe for concurrent use.
+type Store struct {
+	db      *sqlx.DB
+	d       *dialect
+	table   string
+	timeout time.Duration
+
+	get, set, mark, markEnsure, markUpdate *sql.Stmt
+	unmarkDelete, unmarkUpdate             *sql.Stmt
+	clear, clearMarksDelete, clearMarks    *sql.Stmt
+	deleteStale, deleteStaleEmpty          *sql.Stmt
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New returns a store in db, creating its table if missing and preparing
+// its statements. The dialect follows db.DriverName(). New uses db for every
+// call; the caller keeps it open while the store is in use, and closes it.
+func New(db *sqlx.DB, opts ...Option) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("cachier: sqlstore: nil *sqlx.DB")
+	}
+	c := config{table: DefaultTable, timeout: DefaultTimeout}
+	for _, o := range opts {
+		o(&c)
+	}
+	if !identRE.MatchString(c.table) {
+		return nil, fmt.Errorf("cachier: sqlstore: table name %q is not a plain SQL identifier", c.table)
+	}
+	if c.timeout <= 0 {
+		return nil, fmt.Errorf("cachier: sqlstore: timeout %v is not positive", c.timeout)
+	}
+	d, err := dialectFor(db.DriverName())
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{db: db, d: d, table: c.table, timeout: c.timeout}
+	if err := s.createTable(); err != nil {
+		return nil, err
+	}
+	if err := s.prepare(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// createTable creates the table if missing. Concurrent CREATE TABLE IF NOT
+// EXISTS of one new table can fail in PostgreSQL (a unique violation in its
+// catalog) when several processes start at once; the loser succeeds on a
+// second try, the table then being there.
+func (s *Store) createTable() error {
+	ddl := fmt.Sprintf(s.d.createTable, s.table)
+	var err error
+	for range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+		_, err = s.db.ExecContext(ctx, ddl)
+		cancel()
+		if err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("cachier: sqlstore: create table %s on %s: %w", s.table, s.d.name, err)
+}
+
+// prepare prepares every statement once: database/sql re-prepares them on
+// each connection as needed.
+func (s *Store) prepare() error {
+	q := buildQueries(s.d, s.table)
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
+	for _, p := range []struct {
+		dst   **sql.Stmt
+		query string
+	}{
+		{&s.get, q.get}, {&s.set, q.set}, {&s.mark, q.mark}, {&s.markEnsure, q.markEnsure},
+		{&s.markUpdate, q.markUpdate}, {&s.unmarkDelete, q.unmarkDelete}, {&s.unmarkUpdate, q.unmarkUpdate},
+		{&s.clear, q.clear}, {&s.clearMarksDelete, q.clearMarksDelete}, {&s.clearMarks, q.clearMarks},
+		{&s.deleteStale, q.deleteStale}, {&s.deleteStaleEmpty, q.deleteStaleEmpty},
+	} {
+		if p.query == "" {
+			continue // not used by this dialect
+		}
+		st, err := s.db.PrepareContext(ctx, p.query)
+		if err != nil {
+			return fmt.Errorf("cachier: sqlstore: prepare on %s: %w (query %s)", s.d.name, err, p.query)
+		}
+		*p.dst = st
+	}
+	return nil
+}
+
+// Close releases the store's prepared statements. It does not close the
+// database, which belongs to the caller. The store is unusable afterwards.
+func (s *Store) Close() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{
+		s.get, s.set, s.mark, s.markEnsure, s.markUpdate, s.unmarkDelete, s.unmarkUpdate,
+		s.clear, s.clearMarksDelete, s.clearMarks, s.deleteStale, s.deleteStaleEmpty,
+	} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Table returns the name of the store's table.
+func (s *Store) Table() string { return s.table }
+
+// fnHash is the primary-key form of a function identity.
+func fnHash(fn string) string {
+	h := sha256.Sum256([]byte(fn))
+	return hex.EncodeToString(h[:])
+}
+
+func checkKey(key string) error {
+	if len(key) > MaxKeyLen {
+		return fmt.Errorf("cachier: sqlstore: key of %d bytes exceeds the limit of %d", len(key), MaxKeyLen)
+	}
+	return nil
+}
+
+// Get implements store.Store.
+func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	var (
+		v  []byte
+		ts int64
+	)
+	err := s.get.QueryRowContext(ctx, fnHash(fn), key).Scan(&v, &ts)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return store.Entry{}, store.ErrNotFound
+	case err != nil:
+		return store.Entry{}, fmt.Errorf("cachier: sql get %q %s: %w", fn, key, err)
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	return store.Entry{Value: v, Time: time.UnixMicro(ts)}, nil
+}
+
+// Set implements store.Store: one upsert that writes the entry and clears
+// the key's mark.
+func (s *Store) Set(ctx context.Context, fn, key string, e store.Entry) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	v := e.Value
+	if v == nil {
+		v = []byte{} // an empty value, not NULL
+	}
+	if _, err := s.set.ExecContext(ctx, fnHash(fn), key, fn, v, e.Time.UnixMicro()); err != nil {
+		return fmt.Errorf("cachier: sql set %q %s: %w", fn, key, err)
+	}
+	return nil
+}
+
+// Mark implements store.Store. The mark expires ttl after the statement
+// runs, by the database's clock.
+func (s *Store) Mark(ctx context.Context, fn, key, owner string, ttl time.Duration) (bool, error) {
+	if err := checkKey(key); err != nil {
+		return false, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	h, ttlUS := fnHash(fn), ttl.Microseconds()
+	var (
+		res sql.Result
+		err error
+	)
+	if s.d.upsertMark {
+		res, err = s.mark.ExecContext(ctx, h, key, fn, owner, ttlUS)
+	} else {
+		// MySQL: make sure the row exists (an empty one if there was no
+		// entry), then take the mark if it is free, expired or owner's. The
+		// UPDATE locks the row, so one caller wins. Its count is of changed
+		// rows, or of matched rows under clientFoundRows=true: a taken mark
+		// always changes mark_expires_us, so both count a win as 1.
+		if _, err = s.markEnsure.ExecContext(ctx, h, key, fn); err == nil {
+			res, err = s.markUpdate.ExecContext(ctx, owner, ttlUS, h, key, owner)
+		}
+	}
+	if err != nil {
+		return false, fmt.Errorf("cachier: sql mark %q %s: %w", fn, key, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("cachier: sql mark %q %s: %w", fn, key, err)
+	}
+	return n > 0, nil
+}
+
+// Unmark implements store.Store.
+func (s *Store) Unmark(ctx context.Context, fn, key, owner string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	h := fnHash(fn)
+	res, err := s.unmarkDelete.ExecContext(ctx, h, key, owner)
+	if err == nil {
+		var n int64
+		if n, err = res.RowsAffected(); err == nil && n == 0 {
+			_, err = s.unmarkUpdate.ExecContext(ctx, h, key, owner)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("cachier: sql unmark %q %s: %w", fn, key, err)
+	}
+	return nil
+}
+
+// Clear implements store.Store.
+func (s *Store) Clear(ctx context.Context, fn string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if _, err := s.clear.ExecContext(ctx, fnHash(fn)); err != nil {
+		return fmt.Errorf("cachier: sql clear %q: %w", fn, err)
+	}
+	return nil
+}
+
+// ClearMarks implements store.Store.
+func (s *Store) ClearMarks(ctx context.Context, fn string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	h := fnHash(fn)
+	_, err := s.clearMarksDelete.ExecContext(ctx, h)
+	if err == nil {
+		_, err = s.clearMarks.ExecContext(ctx, h)
+	}
+	if err != nil {
+		return fmt.Errorf("cachier: sql clear marks %q: %w", fn, err)
+	}
+	return nil
+}
+
+// DeleteStale implements store.Store. An entry whose key is being
+// recomputed under a live mark keeps the mark and loses the entry.
+func (s *Store) DeleteStale(ctx context.Context, fn string, cutoff time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	h, c := fnHash(fn), cutoff.UnixMicro()
+	_, err := s.deleteStale.ExecContext(ctx, h, c)
+	if err == nil {
+		_, err = s.deleteStaleEmpty.ExecContext(ctx, h, c)
+	}
+	if err != nil {
+		return fmt.Errorf("cachier: sql delete stale %q: %w", fn, err)
+	}
+	return nil
+}
