@@ -1,0 +1,233 @@
+package filestore
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"io"
+	"os"
+	"time"
+)
+
+// The log format.
+//
+// A log file starts with the 8-byte logMagic and continues with records,
+// each framed as
+//
+//	[4] body length, little endian
+//	[4] CRC-32C (Castagnoli) of the body
+//	[n] body: type byte, key length (2 bytes LE), key, then by type:
+//	    recSet    seconds (8), nanoseconds (4), value (rest)
+//	    recMark   expiry in Unix nanoseconds (8), owner (rest)
+//	    recUnmark owner (rest)
+//	    recEntry, recDelete, recClear, recClearMarks: nothing
+//
+// A record is valid when its whole body is present and its checksum
+// matches. Reading stops at the first record that is not: a reader that holds
+// no lock takes it for a record still being written and waits for it; a
+// writer, which holds the lock and so knows that nobody is writing, takes
+// it for the torn tail of a writer that died (or for damage), logs it and
+// truncates the file there before appending.
+const (
+	logMagic  = "CACHIER\x01"
+	logHeader = int64(len(logMagic))
+	frameLen  = 8
+)
+
+// Record types.
+const (
+	recSet        = 'S' // an entry with its value (single-file layout)
+	recEntry      = 'E' // the entry file of key changed (separate-files layout)
+	recDelete     = 'D' // key's entry is gone
+	recMark       = 'M' // key is being calculated by owner until expiry
+	recUnmark     = 'U' // owner's mark on key is gone
+	recClear      = 'C' // every entry and mark is gone
+	recClearMarks = 'K' // every mark is gone
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+var errDamaged = errors.New("damaged record")
+
+// record is one decoded log record. value aliases the read buffer.
+type record struct {
+	typ   byte
+	key   string
+	sec   int64
+	nsec  uint32
+	value []byte
+	exp   int64
+	owner string
+}
+
+// beginRecord appends the frame and the common body prefix of a record to
+// dst; finishRecord fills in the frame once the body is complete.
+func beginRecord(dst []byte, typ byte, key string) ([]byte, int) {
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0, 0, 0, 0, 0, typ)
+	dst = binary.LittleEndian.AppendUint16(dst, uint16(len(key)))
+	dst = append(dst, key...)
+	return dst, start
+}
+
+func finishRecord(dst []byte, start int) []byte {
+	body := dst[start+frameLen:]
+	binary.LittleEndian.PutUint32(dst[start:], uint32(len(body)))
+	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Checksum(body, castagnoli))
+	return dst
+}
+
+func appendSet(dst []byte, key string, t time.Time, value []byte) []byte {
+	dst, start := beginRecord(dst, recSet, key)
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(t.Unix()))
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(t.Nanosecond()))
+	dst = append(dst, value...)
+	return finishRecord(dst, start)
+}
+
+func appendMark(dst []byte, key, owner string, exp int64) []byte {
+	dst, start := beginRecord(dst, recMark, key)
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(exp))
+	dst = append(dst, owner...)
+	return finishRecord(dst, start)
+}
+
+func appendUnmark(dst []byte, key, owner string) []byte {
+	dst, start := beginRecord(dst, recUnmark, key)
+	dst = append(dst, owner...)
+	return finishRecord(dst, start)
+}
+
+func appendSimple(dst []byte, typ byte, key string) []byte {
+	dst, start := beginRecord(dst, typ, key)
+	return finishRecord(dst, start)
+}
+
+// parseRecord decodes a body whose checksum has been verified.
+func parseRecord(body []byte) (record, error) {
+	if len(body) < 3 {
+		return record{}, errDamaged
+	}
+	r := record{typ: body[0]}
+	kl := int(binary.LittleEndian.Uint16(body[1:3]))
+	if len(body) < 3+kl {
+		return record{}, errDamaged
+	}
+	r.key = string(body[3 : 3+kl])
+	rest := body[3+kl:]
+	switch r.typ {
+	case recSet:
+		if len(rest) < 12 {
+			return record{}, errDamaged
+		}
+		r.sec = int64(binary.LittleEndian.Uint64(rest))
+		r.nsec = binary.LittleEndian.Uint32(rest[8:])
+		if r.nsec >= 1e9 {
+			return record{}, errDamaged
+		}
+		r.value = rest[12:]
+	case recMark:
+		if len(rest) < 8 {
+			return record{}, errDamaged
+		}
+		r.exp = int64(binary.LittleEndian.Uint64(rest))
+		r.owner = string(rest[8:])
+	case recUnmark:
+		r.owner = string(rest)
+	case recEntry, recDelete, recClear, recClearMarks:
+		if len(rest) != 0 {
+			return record{}, errDamaged
+		}
+	default:
+		return record{}, errDamaged
+	}
+	return r, nil
+}
+
+// readRecordAt reads and verifies the record of n bytes (frame included) at
+// off, for a Get. buf is reused when large enough.
+func readRecordAt(f *os.File, off, n int64) (record, error) {
+	if n < frameLen+3 || n > 1<<40 {
+		return record{}, errDamaged
+	}
+	buf := make([]byte, n)
+	if _, err := f.ReadAt(buf, off); err != nil {
+		if errors.Is(err, io.EOF) {
+			return record{}, errDamaged
+		}
+		return record{}, err
+	}
+	body := buf[frameLen:]
+	if int64(binary.LittleEndian.Uint32(buf)) != n-frameLen ||
+		binary.LittleEndian.Uint32(buf[4:]) != crc32.Checksum(body, castagnoli) {
+		return record{}, errDamaged
+	}
+	return parseRecord(body)
+}
+
+// scanner reads records sequentially; it keeps its buffers between scans.
+type scanner struct {
+	br  *bufio.Reader
+	buf []byte
+}
+
+// scan reads the records of f between off and end, calling fn with the
+// offset, the framed size and the body of each valid one (the body is only
+// valid during the call). It returns the offset after the last valid record,
+// and damaged is true when it stopped before end at a record that is
+// incomplete, fails its checksum or does not parse.
+func (s *scanner) scan(f *os.File, off, end int64, fn func(off, n int64, r record)) (next int64, damaged bool, err error) {
+	if off >= end {
+		return off, false, nil
+	}
+	sr := io.NewSectionReader(f, off, end-off)
+	if s.br == nil {
+		s.br = bufio.NewReaderSize(sr, 32<<10)
+	} else {
+		s.br.Reset(sr)
+	}
+	defer s.br.Reset(nil)
+	var frame [frameLen]byte
+	for off < end {
+		if end-off < frameLen+3 {
+			return off, true, nil
+		}
+		if _, err := io.ReadFull(s.br, frame[:]); err != nil {
+			return off, true, readErr(err)
+		}
+		bl := int64(binary.LittleEndian.Uint32(frame[:]))
+		if bl < 3 || bl > end-off-frameLen {
+			return off, true, nil
+		}
+		if int64(cap(s.buf)) < bl {
+			s.buf = make([]byte, bl)
+		}
+		body := s.buf[:bl]
+		if _, err := io.ReadFull(s.br, body); err != nil {
+			return off, true, readErr(err)
+		}
+		if binary.LittleEndian.Uint32(frame[4:]) != crc32.Checksum(body, castagnoli) {
+			return off, true, nil
+		}
+		r, perr := parseRecord(body)
+		if perr != nil {
+			return off, true, nil
+		}
+		fn(off, frameLen+bl, r)
+		off += frameLen + bl
+	}
+	if cap(s.buf) > 1<<20 {
+		s.buf = nil // do not pin a large value's buffer
+	}
+	return off, false, nil
+}
+
+// readErr maps running out of file to "damaged, stop here" and keeps real
+// I/O errors.
+func readErr(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil
+	}
+	return err
+}
