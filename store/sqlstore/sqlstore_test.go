@@ -7,13 +7,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
+	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/jmoiron/sqlx"
 	_ "github.com/mattn/go-sqlite3"
@@ -87,11 +86,7 @@ func openServer(t testing.TB, service, driver, dsn string) *sqlx.DB {
 // the test, so that runs sharing a server do not meet.
 func freshTable(t testing.TB, db *sqlx.DB) string {
 	t.Helper()
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	name := "cachier_test_" + hex.EncodeToString(b[:])
+	name := uniqueTable(t)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -100,6 +95,15 @@ func freshTable(t testing.TB, db *sqlx.DB) string {
 		}
 	})
 	return name
+}
+
+// uniqueTable returns a table name unique to this run.
+func uniqueTable(t testing.TB) string {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	return "cachier_test_" + hex.EncodeToString(b[:])
 }
 
 // newStore opens a store on a fresh table of db.
@@ -344,6 +348,3 @@ func BenchmarkGet(b *testing.B) {
 		})
 	}
 }
-
-var _ = mysql.ParseDSN // the outage tests rewrite MySQL DSNs
-var _ = fmt.Sprint
