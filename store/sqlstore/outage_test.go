@@ -38,7 +38,10 @@ var calls = []call{
 	{"Set", func(ctx context.Context, st *sqlstore.Store) error {
 		return st.Set(ctx, "f", "k", store.Entry{Value: []byte("v"), Time: time.Now()})
 	}},
-	{"Mark", func(ctx context.Context, st *sqlstore.Store) error { _, err := st.Mark(ctx, "f", "m", "o", time.Minute); return err }},
+	{"Mark", func(ctx context.Context, st *sqlstore.Store) error {
+		_, err := st.Mark(ctx, "f", "m", "o", time.Minute)
+		return err
+	}},
 	{"Unmark", func(ctx context.Context, st *sqlstore.Store) error { return st.Unmark(ctx, "f", "m", "o") }},
 	{"Clear", func(ctx context.Context, st *sqlstore.Store) error { return st.Clear(ctx, "g") }},
 	{"ClearMarks", func(ctx context.Context, st *sqlstore.Store) error { return st.ClearMarks(ctx, "f") }},
