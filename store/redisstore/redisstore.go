@@ -73,12 +73,17 @@
 //
 // Every command runs under the caller's context and a per-operation timeout
 // (WithTimeout, DefaultTimeout by default), so a server that is down or
-// hung costs a bounded time per call. go-redis applies context deadlines to
-// socket reads and writes only when the client's ContextTimeoutEnabled
-// option is set; otherwise its ReadTimeout and WriteTimeout (3s by default)
-// bound a command that the server does not answer. Errors are wrapped with
-// the operation and the function; Get reports store.ErrNotFound for a key
-// without a complete entry.
+// hung costs a bounded time per call. A server that refuses connections
+// fails a call within the timeout (go-redis retries the dial a few times
+// first; its MaxRetries and DialerRetries options shorten that). A server
+// that accepts connections but does not answer is subject to the client's
+// settings: go-redis applies context deadlines to socket reads and writes
+// only when the client's ContextTimeoutEnabled option is set, and then a
+// call fails at the store's timeout; otherwise the client's DialTimeout
+// (5s) and ReadTimeout (3s) bound it, about 5s per call with the go-redis
+// defaults. Set ContextTimeoutEnabled for the tightest bound. Errors are
+// wrapped with the operation and the function; Get reports
+// store.ErrNotFound for a key without a complete entry.
 package redisstore
 
 import (
@@ -394,7 +399,9 @@ func globEscape(s string) string {
 
 // Wait implements store.Waiter; see the package documentation. It returns
 // nil when something may have changed or MaxWait passed, ctx.Err() when
-// ctx ended first, and an error when the server could not be asked.
+// ctx ended first, and an error when the server could not be asked
+// (including a subscription that the server did not confirm within
+// MaxWait).
 func (s *Store) Wait(ctx context.Context, fn, key string) error {
 	wctx, cancel := context.WithTimeout(ctx, MaxWait)
 	defer cancel()
@@ -410,23 +417,30 @@ func (s *Store) Wait(ctx context.Context, fn, key string) error {
 		}
 	}()
 
-	ended := func(err error) error {
+	// Subscribing, its confirmation and the mark's lookup are bounded by
+	// the operation timeout: a server that does not answer them is an
+	// error, not a wait.
+	sctx, scancel := s.opCtx(wctx)
+	defer scancel()
+	// fail reports why a Receive or a command failed: the caller's context,
+	// or the server.
+	fail := func(err error) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if wctx.Err() != nil {
-			return nil // MaxWait: a spurious return
+		if sctx.Err() != nil {
+			err = sctx.Err()
 		}
 		return fmt.Errorf("cachier: redis wait %s %s: %w", fn, key, err)
 	}
 
-	if err := ps.Subscribe(wctx, base+"c:"+key, base+"c"); err != nil {
-		return ended(err)
+	if err := ps.Subscribe(sctx, base+"c:"+key, base+"c"); err != nil {
+		return fail(err)
 	}
 	for confirmed := 0; confirmed < 2; {
-		msg, err := ps.Receive(wctx)
+		msg, err := ps.Receive(sctx)
 		if err != nil {
-			return ended(err)
+			return fail(err)
 		}
 		switch msg.(type) {
 		case *redis.Subscription:
@@ -438,12 +452,11 @@ func (s *Store) Wait(ctx context.Context, fn, key string) error {
 
 	// Subscribed: from here on no change is missed. Has the mark already
 	// gone, and when does it lapse?
-	pctx, pcancel := s.opCtx(wctx)
-	ttl, err := s.rdb.PTTL(pctx, base+"m:"+key).Result()
-	pcancel()
+	ttl, err := s.rdb.PTTL(sctx, base+"m:"+key).Result()
 	if err != nil {
-		return ended(err)
+		return fail(err)
 	}
+	scancel()
 	if ttl == -2 || (ttl >= 0 && ttl < time.Millisecond) {
 		return nil // no mark: the calculation ended, or never began
 	}
@@ -457,9 +470,9 @@ func (s *Store) Wait(ctx context.Context, fn, key string) error {
 		msg, err := ps.Receive(rctx)
 		if err != nil {
 			if rctx.Err() != nil && ctx.Err() == nil {
-				return nil // the mark lapsed, or MaxWait
+				return nil // the mark lapsed, or MaxWait: a spurious return
 			}
-			return ended(err)
+			return fail(err)
 		}
 		if _, ok := msg.(*redis.Message); ok {
 			return nil

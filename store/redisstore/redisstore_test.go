@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -264,4 +265,177 @@ func TestContextCancelled(t *testing.T) {
 	if err := s.Wait(ctx, "f", "00000000000000000000000000000001"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Wait with a cancelled context = %v, want context.Canceled", err)
 	}
+}
+
+// channel returns the Pub/Sub channel of key in fn, as the package
+// documentation lays it out.
+func channel(prefix, fn, key string) string {
+	h := sha256.Sum256([]byte(fn))
+	return prefix + "{" + hex.EncodeToString(h[:16]) + "}:c:" + key
+}
+
+// startWait runs s.Wait in a goroutine once the key's channel has no
+// subscriber, and returns when Wait has subscribed, with the channel on
+// which Wait's result arrives.
+func startWait(t *testing.T, rdb *redis.Client, s *redisstore.Store, ctx context.Context, p, fn, key string) <-chan error {
+	t.Helper()
+	ch := channel(p, fn, key)
+	done := make(chan error, 1)
+	go func() { done <- s.Wait(ctx, fn, key) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n := rdb.PubSubNumSub(context.Background(), ch).Val()[ch]
+		if n == 1 {
+			return done
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("Wait returned %v before anything changed", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Wait did not subscribe to %s within 5s", ch)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func waitResult(t *testing.T, done <-chan error, what string, start time.Time) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Wait after %s: %v", what, err)
+		}
+		t.Logf("Wait woke %v after %s", time.Since(start), what)
+	case <-time.After(redisstore.MaxWait + 5*time.Second):
+		t.Fatalf("Wait did not return after %s", what)
+	}
+}
+
+func TestWait(t *testing.T) {
+	rdb := client(t)
+	ctx := context.Background()
+	const key = "00000000000000000000000000000001"
+
+	t.Run("NoMark", func(t *testing.T) {
+		s := redisstore.New(rdb, redisstore.WithKeyPrefix(prefix(t, rdb)))
+		start := time.Now()
+		if err := s.Wait(ctx, "f", key); err != nil {
+			t.Fatal(err)
+		}
+		if el := time.Since(start); el >= redisstore.MaxWait {
+			t.Errorf("Wait without a mark took %v, the full MaxWait", el)
+		}
+	})
+
+	wakes := []struct {
+		name   string
+		change func(s *redisstore.Store) error
+	}{
+		{"Set", func(s *redisstore.Store) error {
+			return s.Set(ctx, "f", key, store.Entry{Value: []byte("v"), Time: time.Now()})
+		}},
+		{"Unmark", func(s *redisstore.Store) error { return s.Unmark(ctx, "f", key, "owner") }},
+		{"ClearMarks", func(s *redisstore.Store) error { return s.ClearMarks(ctx, "f") }},
+		{"Clear", func(s *redisstore.Store) error { return s.Clear(ctx, "f") }},
+	}
+	for _, w := range wakes {
+		t.Run(w.name, func(t *testing.T) {
+			p := prefix(t, rdb)
+			s := redisstore.New(rdb, redisstore.WithKeyPrefix(p))
+			if ok, err := s.Mark(ctx, "f", key, "owner", time.Hour); err != nil || !ok {
+				t.Fatalf("Mark = %v, %v", ok, err)
+			}
+			start := time.Now()
+			done := startWait(t, rdb, s, ctx, p, "f", key)
+			if err := w.change(s); err != nil {
+				t.Fatal(err)
+			}
+			waitResult(t, done, w.name, start)
+			// Woken by the message, not by MaxWait (a generous bound: the
+			// message arrives in well under a millisecond).
+			if el := time.Since(start); el >= redisstore.MaxWait {
+				t.Errorf("Wait returned after %v, not at the notification", el)
+			}
+		})
+	}
+
+	t.Run("OtherKeyDoesNotWake", func(t *testing.T) {
+		p := prefix(t, rdb)
+		s := redisstore.New(rdb, redisstore.WithKeyPrefix(p))
+		if ok, err := s.Mark(ctx, "f", key, "owner", time.Hour); err != nil || !ok {
+			t.Fatalf("Mark = %v, %v", ok, err)
+		}
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		done := startWait(t, rdb, s, wctx, p, "f", key)
+		if err := s.Set(ctx, "f", "00000000000000000000000000000002", store.Entry{Time: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Set(ctx, "g", key, store.Entry{Time: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		// A negative check: give a wrong wake-up time to show. (It cannot
+		// make a correct store fail, only miss a wrong one on a slow day.)
+		select {
+		case err := <-done:
+			t.Fatalf("Wait returned %v after writes to other keys", err)
+		case <-time.After(200 * time.Millisecond):
+		}
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Fatalf("Wait = %v, want context.Canceled (woken by another key?)", err)
+		}
+	})
+
+	t.Run("MarkLapses", func(t *testing.T) {
+		s := redisstore.New(rdb, redisstore.WithKeyPrefix(prefix(t, rdb)))
+		const ttl = 300 * time.Millisecond
+		start := time.Now()
+		if ok, err := s.Mark(ctx, "f", key, "dead", ttl); err != nil || !ok {
+			t.Fatalf("Mark = %v, %v", ok, err)
+		}
+		if err := s.Wait(ctx, "f", key); err != nil {
+			t.Fatal(err)
+		}
+		el := time.Since(start)
+		t.Logf("Wait for a lapsing mark (ttl %v) returned after %v", ttl, el)
+		if el >= redisstore.MaxWait {
+			t.Errorf("Wait returned after %v, not when the mark lapsed", el)
+		}
+		if ok, err := s.Mark(ctx, "f", key, "alive", time.Minute); err != nil || !ok {
+			t.Errorf("Mark after Wait = %v, %v: the mark should have lapsed", ok, err)
+		}
+	})
+
+	t.Run("MaxWait", func(t *testing.T) {
+		s := redisstore.New(rdb, redisstore.WithKeyPrefix(prefix(t, rdb)))
+		if ok, err := s.Mark(ctx, "f", key, "owner", time.Hour); err != nil || !ok {
+			t.Fatalf("Mark = %v, %v", ok, err)
+		}
+		start := time.Now()
+		if err := s.Wait(ctx, "f", key); err != nil {
+			t.Fatalf("Wait = %v, want a spurious nil after MaxWait", err)
+		}
+		if el := time.Since(start); el < redisstore.MaxWait-50*time.Millisecond {
+			t.Errorf("Wait returned after %v with nothing changed", el)
+		}
+	})
+
+	t.Run("Cancel", func(t *testing.T) {
+		p := prefix(t, rdb)
+		s := redisstore.New(rdb, redisstore.WithKeyPrefix(p))
+		if ok, err := s.Mark(ctx, "f", key, "owner", time.Hour); err != nil || !ok {
+			t.Fatalf("Mark = %v, %v", ok, err)
+		}
+		wctx, cancel := context.WithCancel(ctx)
+		done := startWait(t, rdb, s, wctx, p, "f", key)
+		start := time.Now()
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Fatalf("Wait = %v, want context.Canceled", err)
+		}
+		t.Logf("Wait returned %v after cancel", time.Since(start))
+	})
 }
