@@ -1,0 +1,443 @@
+// Package mongostore is the cachier store for MongoDB: the "mongo" backend,
+// on the official driver, go.mongodb.org/mongo-driver/v2.
+//
+// # Connection
+//
+// The store never dials: it takes a getter, cachier's "mongetter", that
+// returns the collection to use. The getter is called lazily, on the first
+// operation that needs the collection, so a program can decorate its
+// functions before the database is reachable. Once the getter succeeds its
+// collection is kept for the life of the store; while it fails, every
+// operation returns its error (and the cachier core calls the function
+// anyway), and the next operation calls it again.
+//
+//	client, err := mongo.Connect(options.Client().ApplyURI("mongodb://127.0.0.1:27017"))
+//	…
+//	st := mongostore.New(func(ctx context.Context) (*mongo.Collection, error) {
+//		return client.Database("app").Collection("cachier"), nil
+//	})
+//	defaults.Register("mongo", st) // then `cachier:"backend=mongo"`
+//
+// # Documents
+//
+// Each entry is one document of the collection:
+//
+//	{_id: "<len(key)>:<key>:<fn>", fn: <function identity>, key: <key>,
+//	 value: <binary>, time: <date>, stale: false, processing: <bool>,
+//	 completed: <bool>, owner: <mark owner>, expires: <date>}
+//
+// with a unique index on (fn, key), named "cachier_fn_key", which the store
+// creates (if missing) the first time it gets the collection. The _id is
+// derived from (fn, key), so that reads and writes of one entry select it by
+// _id alone: the cheapest lookup on every server (FerretDB v1 pushes down no
+// other filter, and scans the collection for the rest). Every write is an
+// upsert of one document, which MongoDB applies atomically, so a failed write
+// leaves the previous entry as it was. Times are BSON dates (millisecond
+// precision). Many functions may share one collection.
+//
+// # Being-calculated marks
+//
+// Mark sets processing, owner and expires on the key's document with one
+// upsert whose filter matches only when the key has no mark, an expired
+// mark, or owner's own mark. When another owner holds a live mark the filter
+// matches nothing, the upsert tries to insert a second document for (fn,
+// key), and the unique index refuses it with a duplicate-key error: exactly
+// one of any number of concurrent callers, in any process, gets the mark. A
+// mark on a key that has no entry yet creates a document with completed
+// false, which Get reports as store.ErrNotFound; a mark on an existing entry
+// leaves its value and time alone. Expiry is judged by the clocks of the
+// processes sharing the store, which should therefore be roughly in step
+// (within a small fraction of the marks' ttl).
+//
+// On a genuine mongod each update is atomic. FerretDB v1 applies an update as
+// a read followed by a write, without a transaction: there the insert of a
+// mark on a key without one still has exactly one winner (the unique index
+// decides), but two callers taking over the same expired mark at the same
+// moment may both be told they hold it. That costs a duplicate calculation
+// after a crash, never a wrong result.
+//
+// The store does not implement store.Waiter (change streams need a replica
+// set, and FerretDB has none): waiters poll.
+//
+// # Timeouts
+//
+// Every operation runs under a deadline (WithTimeout, default
+// DefaultTimeout) on top of the caller's context. The driver's own server
+// selection timeout is 30 seconds; the deadline cuts it short, so with the
+// server gone each call fails within the timeout instead of hanging.
+//
+// # Compatibility
+//
+// The store uses only plain finds, updates with $set, $unset and
+// $setOnInsert, deletes and one unique index, which both a genuine mongod
+// and FerretDB v1 support; its tests run against FerretDB (see
+// scripts/services/mongo.sh).
+package mongostore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/cachier-go/cachier/store"
+)
+
+// DefaultTimeout bounds each store operation unless WithTimeout says
+// otherwise: long enough for a slow network and a large value, short enough
+// that an outage costs a caller little before the core falls back to calling
+// the function.
+const DefaultTimeout = 5 * time.Second
+
+// IndexName is the name of the unique index on (fn, key) the store creates.
+const IndexName = "cachier_fn_key"
+
+// Field names of an entry's document.
+const (
+	fieldFn         = "fn"
+	fieldKey        = "key"
+	fieldValue      = "value"
+	fieldTime       = "time"
+	fieldStale      = "stale"
+	fieldProcessing = "processing"
+	fieldCompleted  = "completed"
+	fieldOwner      = "owner"
+	fieldExpires    = "expires"
+)
+
+// Store is a store.Store in a MongoDB collection. It is safe for concurrent
+// use. The zero value is not usable; call New.
+type Store struct {
+	getter  func(ctx context.Context) (*mongo.Collection, error)
+	timeout time.Duration
+
+	coll atomic.Pointer[mongo.Collection] // set once the getter and the index succeeded
+	mu   sync.Mutex                       // serialises getter calls
+}
+
+var _ store.Store = (*Store)(nil)
+
+// An Option configures a Store.
+type Option func(*Store)
+
+// WithTimeout bounds every store operation, the first call of the getter
+// and the creation of the index included, to d on top of the caller's
+// context. d <= 0 means no bound but the caller's context (and the driver's
+// own timeouts).
+func WithTimeout(d time.Duration) Option {
+	return func(s *Store) { s.timeout = d }
+}
+
+// New returns a store on the collection getter returns. getter is not
+// called until an operation needs the collection; see the package
+// documentation.
+func New(getter func(ctx context.Context) (*mongo.Collection, error), opts ...Option) *Store {
+	s := &Store{getter: getter, timeout: DefaultTimeout}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// begin returns the operation's context and the collection.
+func (s *Store) begin(ctx context.Context) (context.Context, context.CancelFunc, *mongo.Collection, error) {
+	cancel := context.CancelFunc(func() {})
+	if s.timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, s.timeout)
+	}
+	if c := s.coll.Load(); c != nil {
+		return ctx, cancel, c, nil
+	}
+	c, err := s.collection(ctx)
+	if err != nil {
+		cancel()
+		return nil, nil, nil, err
+	}
+	return ctx, cancel, c, nil
+}
+
+// collection calls the getter and creates the index, once they succeed.
+func (s *Store) collection(ctx context.Context) (*mongo.Collection, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.coll.Load(); c != nil {
+		return c, nil
+	}
+	if s.getter == nil {
+		return nil, errors.New("cachier: mongo: nil collection getter")
+	}
+	c, err := s.getter(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cachier: mongo get collection: %w", err)
+	}
+	if c == nil {
+		return nil, errors.New("cachier: mongo get collection: getter returned a nil collection")
+	}
+	_, err = c.Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys:    bson.D{{Key: fieldFn, Value: 1}, {Key: fieldKey, Value: 1}},
+		Options: options.Index().SetUnique(true).SetName(IndexName),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cachier: mongo create index %s on %s: %w", IndexName, c.Name(), err)
+	}
+	s.coll.Store(c)
+	return c, nil
+}
+
+// docID returns the _id of the document of key in fn. The length prefix
+// makes it injective whatever characters fn and key hold.
+func docID(fn, key string) string {
+	return strconv.Itoa(len(key)) + ":" + key + ":" + fn
+}
+
+func idFilter(fn, key string) bson.D {
+	return bson.D{{Key: "_id", Value: docID(fn, key)}}
+}
+
+var getOpts = options.FindOne().SetProjection(bson.D{
+	{Key: "_id", Value: 0},
+	{Key: fieldValue, Value: 1},
+	{Key: fieldTime, Value: 1},
+	{Key: fieldCompleted, Value: 1},
+})
+
+// Get implements store.Store.
+func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
+	ctx, cancel, c, err := s.begin(ctx)
+	if err != nil {
+		return store.Entry{}, err
+	}
+	defer cancel()
+	raw, err := c.FindOne(ctx, idFilter(fn, key), getOpts).Raw()
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return store.Entry{}, store.ErrNotFound
+	case err != nil:
+		return store.Entry{}, fmt.Errorf("cachier: mongo get %s %s: %w", fn, key, err)
+	}
+	if done, ok := raw.Lookup(fieldCompleted).BooleanOK(); !ok || !done {
+		return store.Entry{}, store.ErrNotFound // a mark without an entry
+	}
+	_, data, ok := raw.Lookup(fieldValue).BinaryOK()
+	if !ok {
+		return store.Entry{}, fmt.Errorf("cachier: mongo get %s %s: field %q is not binary", fn, key, fieldValue)
+	}
+	t, ok := raw.Lookup(fieldTime).TimeOK()
+	if !ok {
+		return store.Entry{}, fmt.Errorf("cachier: mongo get %s %s: field %q is not a date", fn, key, fieldTime)
+	}
+	// The driver may reuse the reply's buffer; the entry gets its own bytes.
+	v := bytes.Clone(data)
+	if v == nil {
+		v = []byte{}
+	}
+	return store.Entry{Value: v, Time: t}, nil
+}
+
+// Set implements store.Store.
+func (s *Store) Set(ctx context.Context, fn, key string, e store.Entry) error {
+	ctx, cancel, c, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	v := e.Value
+	if v == nil {
+		v = []byte{}
+	}
+	update := bson.D{
+		{Key: "$set", Value: bson.D{
+			{Key: fieldFn, Value: fn},
+			{Key: fieldKey, Value: key},
+			{Key: fieldValue, Value: bson.Binary{Subtype: bson.TypeBinaryGeneric, Data: v}},
+			{Key: fieldTime, Value: bson.NewDateTimeFromTime(e.Time)},
+			{Key: fieldStale, Value: false},
+			{Key: fieldProcessing, Value: false},
+			{Key: fieldCompleted, Value: true},
+		}},
+		{Key: "$unset", Value: bson.D{{Key: fieldOwner, Value: ""}, {Key: fieldExpires, Value: ""}}},
+	}
+	opts := options.UpdateOne().SetUpsert(true)
+	_, err = c.UpdateOne(ctx, idFilter(fn, key), update, opts)
+	if mongo.IsDuplicateKeyError(err) {
+		// A concurrent upsert of the same key inserted the document first
+		// (mongod retries such upserts itself; other servers may not): it
+		// exists now, so the same update replaces it.
+		_, err = c.UpdateOne(ctx, idFilter(fn, key), update, opts)
+	}
+	if err != nil {
+		return fmt.Errorf("cachier: mongo set %s %s: %w", fn, key, err)
+	}
+	return nil
+}
+
+// Mark implements store.Store.
+func (s *Store) Mark(ctx context.Context, fn, key, owner string, ttl time.Duration) (bool, error) {
+	ctx, cancel, c, err := s.begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer cancel()
+	now := time.Now()
+	id := docID(fn, key)
+
+	// Read first: a waiter polling a key another owner is computing learns
+	// it without a write. The read is a lookup by _id, cheap everywhere; the
+	// conditional update below makes FerretDB scan the collection.
+	raw, err := c.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, markOpts).Raw()
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+	case err != nil:
+		return false, fmt.Errorf("cachier: mongo mark %s %s: %w", fn, key, err)
+	default:
+		processing, _ := raw.Lookup(fieldProcessing).BooleanOK()
+		holder, _ := raw.Lookup(fieldOwner).StringValueOK()
+		expires, _ := raw.Lookup(fieldExpires).TimeOK()
+		if processing && holder != owner && expires.After(now) {
+			return false, nil
+		}
+	}
+
+	filter := bson.D{
+		{Key: "_id", Value: id},
+		{Key: "$or", Value: bson.A{
+			bson.D{{Key: fieldProcessing, Value: bson.D{{Key: "$ne", Value: true}}}},
+			bson.D{{Key: fieldExpires, Value: bson.D{{Key: "$lte", Value: bson.NewDateTimeFromTime(now)}}}},
+			bson.D{{Key: fieldOwner, Value: owner}},
+		}},
+	}
+	update := bson.D{
+		{Key: "$set", Value: bson.D{
+			{Key: fieldProcessing, Value: true},
+			{Key: fieldOwner, Value: owner},
+			{Key: fieldExpires, Value: bson.NewDateTimeFromTime(now.Add(ttl))},
+		}},
+		// Only when the mark creates the document: no entry yet.
+		{Key: "$setOnInsert", Value: bson.D{
+			{Key: fieldFn, Value: fn},
+			{Key: fieldKey, Value: key},
+			{Key: fieldStale, Value: false},
+			{Key: fieldCompleted, Value: false},
+		}},
+	}
+	_, err = c.UpdateOne(ctx, filter, update, options.UpdateOne().SetUpsert(true))
+	switch {
+	case mongo.IsDuplicateKeyError(err):
+		return false, nil // the document exists and another owner's live mark kept the filter from matching
+	case err != nil:
+		return false, fmt.Errorf("cachier: mongo mark %s %s: %w", fn, key, err)
+	}
+	return true, nil
+}
+
+var markOpts = options.FindOne().SetProjection(bson.D{
+	{Key: fieldProcessing, Value: 1},
+	{Key: fieldOwner, Value: 1},
+	{Key: fieldExpires, Value: 1},
+})
+
+var unmarkUpdate = bson.D{
+	{Key: "$set", Value: bson.D{{Key: fieldProcessing, Value: false}}},
+	{Key: "$unset", Value: bson.D{{Key: fieldOwner, Value: ""}, {Key: fieldExpires, Value: ""}}},
+}
+
+// Unmark implements store.Store.
+func (s *Store) Unmark(ctx context.Context, fn, key, owner string) error {
+	ctx, cancel, c, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	id := docID(fn, key)
+	// Read first, as Mark does: most keys are not owner's to unmark.
+	raw, err := c.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, markOpts).Raw()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil
+	}
+	if err == nil {
+		if holder, _ := raw.Lookup(fieldOwner).StringValueOK(); holder != owner {
+			return nil
+		}
+		mine := bson.D{{Key: "_id", Value: id}, {Key: fieldOwner, Value: owner}}
+		// A document that holds only the mark goes; an entry loses its mark.
+		var res *mongo.DeleteResult
+		res, err = c.DeleteOne(ctx, append(mine, bson.E{Key: fieldCompleted, Value: false}))
+		if err == nil && res.DeletedCount == 0 {
+			_, err = c.UpdateOne(ctx, mine, unmarkUpdate)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("cachier: mongo unmark %s %s: %w", fn, key, err)
+	}
+	return nil
+}
+
+// Clear implements store.Store.
+func (s *Store) Clear(ctx context.Context, fn string) error {
+	ctx, cancel, c, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	if _, err := c.DeleteMany(ctx, bson.D{{Key: fieldFn, Value: fn}}); err != nil {
+		return fmt.Errorf("cachier: mongo clear %s: %w", fn, err)
+	}
+	return nil
+}
+
+// ClearMarks implements store.Store.
+func (s *Store) ClearMarks(ctx context.Context, fn string) error {
+	ctx, cancel, c, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	_, err = c.DeleteMany(ctx, bson.D{{Key: fieldFn, Value: fn}, {Key: fieldCompleted, Value: false}})
+	if err == nil {
+		_, err = c.UpdateMany(ctx, bson.D{{Key: fieldFn, Value: fn}, {Key: fieldProcessing, Value: true}}, unmarkUpdate)
+	}
+	if err != nil {
+		return fmt.Errorf("cachier: mongo clear marks %s: %w", fn, err)
+	}
+	return nil
+}
+
+// DeleteStale implements store.Store. A stale entry whose key is marked
+// loses its value and keeps the mark.
+func (s *Store) DeleteStale(ctx context.Context, fn string, cutoff time.Time) error {
+	ctx, cancel, c, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	old := bson.D{{Key: "$lt", Value: bson.NewDateTimeFromTime(cutoff)}}
+	_, err = c.DeleteMany(ctx, bson.D{
+		{Key: fieldFn, Value: fn},
+		{Key: fieldCompleted, Value: true},
+		{Key: fieldProcessing, Value: bson.D{{Key: "$ne", Value: true}}},
+		{Key: fieldTime, Value: old},
+	})
+	if err == nil {
+		_, err = c.UpdateMany(ctx, bson.D{
+			{Key: fieldFn, Value: fn},
+			{Key: fieldCompleted, Value: true},
+			{Key: fieldProcessing, Value: true},
+			{Key: fieldTime, Value: old},
+		}, bson.D{
+			{Key: "$set", Value: bson.D{{Key: fieldCompleted, Value: false}}},
+			{Key: "$unset", Value: bson.D{{Key: fieldValue, Value: ""}, {Key: fieldTime, Value: ""}}},
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("cachier: mongo delete stale %s: %w", fn, err)
+	}
+	return nil
+}

@@ -1,0 +1,447 @@
+package mongostore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/cachier-go/cachier/internal/testenv"
+	"github.com/cachier-go/cachier/store"
+	"github.com/cachier-go/cachier/store/mongostore"
+	"github.com/cachier-go/cachier/store/storetest"
+)
+
+const (
+	uriVar     = "CACHIER_TEST_MONGO_URI"
+	defaultURI = "mongodb://127.0.0.1:27017"
+	testDB     = "cachier_test"
+)
+
+// connect returns a client of the test server, or ends the test through
+// testenv when none answers.
+func connect(t testing.TB) *mongo.Client {
+	t.Helper()
+	uri := testenv.Getenv(uriVar, defaultURI)
+	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetServerSelectionTimeout(5 * time.Second))
+	if err != nil {
+		testenv.Unavailable(t, "MongoDB", uri, err)
+	}
+	t.Cleanup(func() { client.Disconnect(context.Background()) })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := client.Ping(ctx, nil); err != nil {
+		testenv.Unavailable(t, "MongoDB", uri, err)
+	}
+	return client
+}
+
+// collName returns a collection name unique to this run of t.
+func collName(t testing.TB) string {
+	var b [4]byte
+	rand.Read(b[:])
+	name := strings.NewReplacer("/", "_", " ", "_", "#", "_").Replace(t.Name())
+	if len(name) > 60 {
+		name = name[:60]
+	}
+	return "t_" + name + "_" + hex.EncodeToString(b[:])
+}
+
+// tempCollection returns a collection unique to t, dropped at its end.
+func tempCollection(t testing.TB, client *mongo.Client) *mongo.Collection {
+	t.Helper()
+	c := client.Database(testDB).Collection(collName(t))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := c.Drop(ctx); err != nil {
+			t.Logf("drop %s: %v", c.Name(), err)
+		}
+	})
+	return c
+}
+
+func newStore(t testing.TB, client *mongo.Client, opts ...mongostore.Option) (*mongostore.Store, *mongo.Collection) {
+	c := tempCollection(t, client)
+	return mongostore.New(func(context.Context) (*mongo.Collection, error) { return c, nil }, opts...), c
+}
+
+func TestConformance(t *testing.T) {
+	client := connect(t)
+	storetest.Run(t, func(t *testing.T) store.Store {
+		st, _ := newStore(t, client)
+		return st
+	})
+}
+
+// TestSharedCollection runs the conformance cases on one collection shared
+// by all cases and by several Store values, as the functions of a program
+// (and the processes of a deployment) share one.
+func TestSharedCollection(t *testing.T) {
+	client := connect(t)
+	c := tempCollection(t, client)
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return mongostore.New(func(context.Context) (*mongo.Collection, error) { return c, nil })
+	})
+}
+
+func ctxT(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// TestDocumentShape checks the document of an entry, the unique index, and
+// that a mark neither creates a hit nor destroys a value.
+func TestDocumentShape(t *testing.T) {
+	client := connect(t)
+	st, c := newStore(t, client)
+	ctx := ctxT(t)
+	const fn, key = "pkg.T.F", "0123456789abcdef0123456789abcdef"
+	when := time.Now().Truncate(time.Millisecond)
+
+	if ok, err := st.Mark(ctx, fn, key, "a", time.Minute); err != nil || !ok {
+		t.Fatalf("Mark = %v, %v", ok, err)
+	}
+	var doc bson.M
+	if err := c.FindOne(ctx, bson.D{{Key: "fn", Value: fn}, {Key: "key", Value: key}}).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc["completed"] != false || doc["processing"] != true || doc["owner"] != "a" {
+		t.Errorf("mark-only document = %v", doc)
+	}
+	if _, err := st.Get(ctx, fn, key); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Get of a marked key without entry: %v, want ErrNotFound", err)
+	}
+
+	if err := st.Set(ctx, fn, key, store.Entry{Value: []byte{0, 1, 2}, Time: when}); err != nil {
+		t.Fatal(err)
+	}
+	doc = nil
+	if err := c.FindOne(ctx, bson.D{{Key: "fn", Value: fn}, {Key: "key", Value: key}}).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	want := bson.M{"fn": fn, "key": key, "stale": false, "processing": false, "completed": true}
+	for k, v := range want {
+		if doc[k] != v {
+			t.Errorf("document %s = %v, want %v", k, doc[k], v)
+		}
+	}
+	if b, ok := doc["value"].(bson.Binary); !ok || string(b.Data) != "\x00\x01\x02" {
+		t.Errorf("document value = %#v", doc["value"])
+	}
+	if d, ok := doc["time"].(bson.DateTime); !ok || !d.Time().Equal(when) {
+		t.Errorf("document time = %#v, want %v", doc["time"], when)
+	}
+	for _, f := range []string{"owner", "expires"} {
+		if _, ok := doc[f]; ok {
+			t.Errorf("document keeps %s after Set: %v", f, doc)
+		}
+	}
+	if n, err := c.CountDocuments(ctx, bson.D{}); err != nil || n != 1 {
+		t.Errorf("collection holds %d documents (%v), want 1", n, err)
+	}
+
+	// The unique index refuses a second document for (fn, key).
+	_, err := c.InsertOne(ctx, bson.D{{Key: "fn", Value: fn}, {Key: "key", Value: key}})
+	if !mongo.IsDuplicateKeyError(err) {
+		t.Errorf("insert of a duplicate (fn, key): %v, want a duplicate-key error", err)
+	}
+	specs, err := c.Indexes().ListSpecifications(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, s := range specs {
+		if s.Name == mongostore.IndexName {
+			found = true
+			if s.Unique == nil || !*s.Unique {
+				t.Errorf("index %s is not unique: %+v", s.Name, s)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no index %s among %+v", mongostore.IndexName, specs)
+	}
+}
+
+// TestLazyGetter checks that New does not call the getter, that a failing
+// getter makes operations fail and is called again, and that a succeeding
+// one is called once.
+func TestLazyGetter(t *testing.T) {
+	client := connect(t)
+	c := tempCollection(t, client)
+	var calls atomic.Int32
+	var ready atomic.Bool
+	down := errors.New("database not reachable yet")
+	st := mongostore.New(func(ctx context.Context) (*mongo.Collection, error) {
+		calls.Add(1)
+		if _, ok := ctx.Deadline(); !ok {
+			t.Error("getter called without a deadline")
+		}
+		if !ready.Load() {
+			return nil, down
+		}
+		return c, nil
+	})
+	if n := calls.Load(); n != 0 {
+		t.Fatalf("New called the getter %d times", n)
+	}
+	ctx := ctxT(t)
+	for range 2 {
+		if _, err := st.Get(ctx, "f", "k"); !errors.Is(err, down) {
+			t.Fatalf("Get with a failing getter: %v, want it to wrap %v", err, down)
+		}
+	}
+	if n := calls.Load(); n != 2 {
+		t.Fatalf("failing getter called %d times by two operations, want 2", n)
+	}
+	ready.Store(true)
+	if err := st.Set(ctx, "f", "k", store.Entry{Value: []byte("v"), Time: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := st.Get(ctx, "f", "k"); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := calls.Load(); n != 3 {
+		t.Fatalf("getter called %d times, want 3 (two failures, one success)", n)
+	}
+}
+
+// closedAddr returns a local address nothing listens on.
+func closedAddr(t testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// everyOp runs each store operation once and returns their errors by name.
+func everyOp(ctx context.Context, st store.Store) map[string]error {
+	const fn, key = "outage.F", "0123456789abcdef0123456789abcdef"
+	errs := map[string]error{}
+	_, errs["Get"] = st.Get(ctx, fn, key)
+	errs["Set"] = st.Set(ctx, fn, key, store.Entry{Value: []byte("v"), Time: time.Now()})
+	_, errs["Mark"] = st.Mark(ctx, fn, key, "o", time.Minute)
+	errs["Unmark"] = st.Unmark(ctx, fn, key, "o")
+	errs["Clear"] = st.Clear(ctx, fn)
+	errs["ClearMarks"] = st.ClearMarks(ctx, fn)
+	errs["DeleteStale"] = st.DeleteStale(ctx, fn, time.Now())
+	return errs
+}
+
+// TestOutageNoServer: with no server at all, and the driver's default
+// 30-second server selection, every operation fails within the store's
+// timeout.
+func TestOutageNoServer(t *testing.T) {
+	client, err := mongo.Connect(options.Client().ApplyURI("mongodb://" + closedAddr(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Disconnect(context.Background())
+	c := client.Database(testDB).Collection("outage")
+	const timeout = 300 * time.Millisecond
+	st := mongostore.New(func(context.Context) (*mongo.Collection, error) { return c, nil }, mongostore.WithTimeout(timeout))
+	for op, err := range timedOps(t, st, timeout) {
+		if err == nil {
+			t.Errorf("%s with no server: nil error", op)
+		}
+	}
+}
+
+// timedOps runs everyOp and fails t if one operation took much longer than
+// timeout. The slack is generous: a loaded machine is slow, but a missing
+// deadline costs the driver's 30 seconds.
+func timedOps(t *testing.T, st store.Store, timeout time.Duration) map[string]error {
+	t.Helper()
+	start := time.Now()
+	errs := everyOp(context.Background(), st)
+	el := time.Since(start)
+	if limit := 7*timeout + 5*time.Second; el > limit {
+		t.Errorf("seven operations took %v with a %v timeout each (limit %v)", el, timeout, limit)
+	}
+	for op, err := range errs {
+		t.Logf("%s: %v", op, err)
+	}
+	return errs
+}
+
+// proxy forwards TCP connections to the test server until Close, which
+// drops the listener and every connection: to the client, the server is
+// gone.
+type proxy struct {
+	l      net.Listener
+	target string
+	mu     sync.Mutex
+	conns  []net.Conn
+	closed bool
+	wg     sync.WaitGroup
+}
+
+func startProxy(t testing.TB, addr, target string) *proxy {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{l: l, target: target}
+	p.wg.Add(1)
+	go p.serve()
+	t.Cleanup(p.Close)
+	return p
+}
+
+func (p *proxy) serve() {
+	defer p.wg.Done()
+	for {
+		in, err := p.l.Accept()
+		if err != nil {
+			return
+		}
+		out, err := net.Dial("tcp", p.target)
+		if err != nil {
+			in.Close()
+			continue
+		}
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			in.Close()
+			out.Close()
+			return
+		}
+		p.conns = append(p.conns, in, out)
+		p.mu.Unlock()
+		p.wg.Add(2)
+		go p.pipe(in, out)
+		go p.pipe(out, in)
+	}
+}
+
+func (p *proxy) pipe(dst, src net.Conn) {
+	defer p.wg.Done()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	dst.Close()
+	src.Close()
+}
+
+func (p *proxy) Close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	p.l.Close()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+// TestOutageServerGone: a store in use loses its server mid-test (every
+// connection cut, nothing listening), fails every operation within its
+// timeout, and works again once the server is back on the same address.
+func TestOutageServerGone(t *testing.T) {
+	connect(t) // skip (or fail) unless the real server answers
+	uri := testenv.Getenv(uriVar, defaultURI)
+	cs, err := parseHost(uri)
+	if err != nil {
+		t.Skipf("cannot proxy %s: %v", uri, err)
+	}
+	addr := closedAddr(t)
+	p := startProxy(t, addr, cs)
+	client, err := mongo.Connect(options.Client().ApplyURI("mongodb://" + addr + "/?directConnection=true"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Disconnect(context.Background())
+	c := client.Database(testDB).Collection(collName(t))
+	defer c.Drop(context.Background())
+	const timeout = 500 * time.Millisecond
+	st := mongostore.New(func(context.Context) (*mongo.Collection, error) { return c, nil }, mongostore.WithTimeout(5*time.Second))
+	ctx := ctxT(t)
+	const fn, key = "gone.F", "0123456789abcdef0123456789abcdef"
+	want := store.Entry{Value: []byte("before the outage"), Time: time.Now().Truncate(time.Millisecond)}
+	if err := st.Set(ctx, fn, key, want); err != nil {
+		t.Fatal(err)
+	}
+
+	p.Close()
+	short := mongostore.New(func(context.Context) (*mongo.Collection, error) { return c, nil }, mongostore.WithTimeout(timeout))
+	for op, err := range timedOps(t, short, timeout) {
+		if err == nil {
+			t.Errorf("%s with the server gone: nil error", op)
+		}
+	}
+
+	startProxy(t, addr, cs)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got, err := st.Get(ctx, fn, key)
+		if err == nil {
+			if string(got.Value) != string(want.Value) {
+				t.Fatalf("after the outage Get = %q, want %q", got.Value, want.Value)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("store did not recover after the server came back: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// parseHost returns the single host:port of a mongodb:// URI.
+func parseHost(uri string) (string, error) {
+	rest, ok := strings.CutPrefix(uri, "mongodb://")
+	if !ok {
+		return "", errors.New("not a mongodb:// URI")
+	}
+	if i := strings.LastIndex(rest, "@"); i >= 0 {
+		return "", errors.New("URI with credentials")
+	}
+	if i := strings.IndexAny(rest, "/?"); i >= 0 {
+		rest = rest[:i]
+	}
+	if strings.Contains(rest, ",") {
+		return "", errors.New("more than one host")
+	}
+	if _, _, err := net.SplitHostPort(rest); err != nil {
+		rest += ":27017"
+	}
+	return rest, nil
+}
