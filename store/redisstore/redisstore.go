@@ -153,30 +153,41 @@ func New(rdb redis.UniversalClient, opts ...Option) *Store {
 	return s
 }
 
-// opCtx derives the context of one operation.
+// opCtx derives the context of one operation: ctx bounded by the
+// operation timeout, or ctx itself when its deadline comes first.
 func (s *Store) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	if s.timeout <= 0 {
-		return ctx, func() {}
+		return ctx, noCancel
+	}
+	if d, ok := ctx.Deadline(); ok && time.Until(d) <= s.timeout {
+		return ctx, noCancel
 	}
 	return context.WithTimeout(ctx, s.timeout)
 }
 
+func noCancel() {}
+
 // base returns "<prefix>{<h>}:", the start of every key of fn.
-func (s *Store) base(fn string) string {
+func (s *Store) base(fn string) string { return s.key(fn, "", "") }
+
+// key returns base(fn) + kind + key in one allocation.
+func (s *Store) key(fn, kind, key string) string {
 	h := sha256.Sum256([]byte(fn))
-	var b strings.Builder
-	b.Grow(len(s.prefix) + 35)
-	b.WriteString(s.prefix)
-	b.WriteByte('{')
 	var x [32]byte
 	hex.Encode(x[:], h[:16])
+	var b strings.Builder
+	b.Grow(len(s.prefix) + len(x) + 3 + len(kind) + len(key))
+	b.WriteString(s.prefix)
+	b.WriteByte('{')
 	b.Write(x[:])
 	b.WriteString("}:")
+	b.WriteString(kind)
+	b.WriteString(key)
 	return b.String()
 }
 
-func (s *Store) entryKey(fn, key string) string { return s.base(fn) + "e:" + key }
-func (s *Store) markKey(fn, key string) string  { return s.base(fn) + "m:" + key }
+func (s *Store) entryKey(fn, key string) string { return s.key(fn, "e:", key) }
+func (s *Store) markKey(fn, key string) string  { return s.key(fn, "m:", key) }
 
 // Get implements store.Store with one HMGET.
 func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
