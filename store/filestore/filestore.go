@@ -242,11 +242,16 @@ type fnState struct {
 	index  map[string]loc    // single-file layout: where each entry is
 	cache  map[string]centry // separate-files layout: entries read
 	marks  map[string]mark
-	live   int64  // framed bytes of the records that still count
-	epoch  uint64 // bumped whenever cache entries are invalidated
-	sc     scanner
-	wbuf   []byte
-	noComp int64 // no compaction attempt below this log size (after a failed one)
+	// pending holds the keys whose entry files a writer announced it was
+	// about to change (pendingAll: every key) and has not reported done:
+	// such a key is read from its file at every Get, never cached.
+	pending    map[string]bool
+	pendingAll bool
+	live       int64  // framed bytes of the records that still count
+	epoch      uint64 // bumped whenever cache entries are invalidated
+	sc         scanner
+	wbuf       []byte
+	noComp     int64 // no compaction attempt below this log size (after a failed one)
 }
 
 // loc is where an entry's record is in the log, and its time.
@@ -299,6 +304,7 @@ func (st *fnState) reset(f *os.File, fi os.FileInfo) {
 	st.index = map[string]loc{}
 	st.cache = map[string]centry{}
 	st.marks = map[string]mark{}
+	st.pending, st.pendingAll = map[string]bool{}, false
 	st.live = 0
 	st.epoch++
 }
@@ -395,7 +401,17 @@ func (st *fnState) apply(off, n int64, r record) {
 		st.live += n
 		st.invalidate(r.key)
 		st.dropMark(r.key)
+	case recIntent:
+		if r.key == "" {
+			st.pendingAll = true
+			st.cache = map[string]centry{}
+			st.epoch++
+		} else {
+			st.pending[r.key] = true
+			st.invalidate(r.key)
+		}
 	case recEntry:
+		delete(st.pending, r.key)
 		st.invalidate(r.key)
 		st.dropMark(r.key)
 	case recDelete:
@@ -403,6 +419,7 @@ func (st *fnState) apply(off, n int64, r record) {
 			st.live -= old.n
 			delete(st.index, r.key)
 		}
+		delete(st.pending, r.key)
 		st.invalidate(r.key)
 	case recMark:
 		st.dropMark(r.key)
@@ -416,6 +433,7 @@ func (st *fnState) apply(off, n int64, r record) {
 		st.index = map[string]loc{}
 		st.marks = map[string]mark{}
 		st.cache = map[string]centry{}
+		st.pending, st.pendingAll = map[string]bool{}, false
 		st.live = 0
 		st.epoch++
 	case recClearMarks:
@@ -528,11 +546,35 @@ func (st *fnState) locked(ctx context.Context, op func() error) error {
 	if err := st.refresh(true); err != nil {
 		return err
 	}
+	if err := st.finishPending(); err != nil {
+		return err
+	}
 	if err := op(); err != nil {
 		return err
 	}
 	st.maybeCompact()
 	return nil
+}
+
+// finishPending completes the announcements of entry-file changes that
+// writers which died left open: holding the lock, this process knows that
+// nobody is making them. An entry record for each key (a clear for
+// "every key") makes every process read those files again.
+func (st *fnState) finishPending() error {
+	if len(st.pending) == 0 && !st.pendingAll {
+		return nil
+	}
+	st.s.logger().Warn("cachier: file store: completing entry writes interrupted by a process that died",
+		"dir", st.entDir, "function", st.fn, "keys", len(st.pending), "all", st.pendingAll)
+	b := st.wbuf[:0]
+	if st.pendingAll {
+		b = appendSimple(b, recClear, "")
+	}
+	for k := range st.pending {
+		b = appendSimple(b, recEntry, k)
+	}
+	st.wbuf = b
+	return st.appendRecords(b)
 }
 
 // appendRecords writes the framed records in b at the end of the log,
@@ -790,10 +832,17 @@ func (s *Store) Clear(ctx context.Context, fn string) error {
 			}
 			return st.replace(nil) // an empty log
 		}
-		// Remove the entry files first, then tell the other processes:
-		// one that drops its cache on the record must find them gone.
-		if err := st.removeEntries(func(string, os.DirEntry) bool { return true }); err != nil {
+		// Announce, remove the entry files, report done (see setSeparate).
+		st.wbuf = appendSimple(st.wbuf[:0], recIntent, "")
+		if err := st.appendRecords(st.wbuf); err != nil {
 			return err
+		}
+		paths, err := st.entryFiles(true)
+		if err != nil {
+			return err
+		}
+		if err := removeAll(paths); err != nil {
+			return st.errorf("%w", err)
 		}
 		st.wbuf = appendSimple(st.wbuf[:0], recClear, "")
 		return st.appendRecords(st.wbuf)
@@ -812,18 +861,36 @@ func (s *Store) DeleteStale(ctx context.Context, fn string, cutoff time.Time) er
 				}
 			}
 		} else {
-			err := st.removeEntries(func(path string, _ os.DirEntry) bool {
-				key, t, ok := readEntryHead(path)
-				if ok && !t.Before(cutoff) {
-					return false
-				}
-				if ok {
-					st.wbuf = appendSimple(st.wbuf, recDelete, key)
-				}
-				return true // stale, or damaged
-			})
+			paths, err := st.entryFiles(false)
 			if err != nil {
 				return err
+			}
+			var doomed, keys []string
+			for _, p := range paths {
+				key, t, ok := readEntryHead(p)
+				if ok && !t.Before(cutoff) {
+					continue
+				}
+				doomed = append(doomed, p) // stale, or damaged
+				if ok {
+					keys = append(keys, key)
+				}
+			}
+			// Announce, remove, report done (see setSeparate).
+			for _, k := range keys {
+				st.wbuf = appendSimple(st.wbuf, recIntent, k)
+			}
+			if len(st.wbuf) > 0 {
+				if err := st.appendRecords(st.wbuf); err != nil {
+					return err
+				}
+			}
+			if err := removeAll(doomed); err != nil {
+				return st.errorf("%w", err)
+			}
+			st.wbuf = st.wbuf[:0]
+			for _, k := range keys {
+				st.wbuf = appendSimple(st.wbuf, recDelete, k)
 			}
 		}
 		if len(st.wbuf) == 0 {
@@ -938,7 +1005,8 @@ func (st *fnState) getSeparate(key string) (store.Entry, error) {
 			return store.Entry{}, err
 		}
 	}
-	if c, ok := st.cache[key]; ok && (!c.present || c.hasValue) {
+	pending := st.pendingAll || st.pending[key]
+	if c, ok := st.cache[key]; ok && !pending && (!c.present || c.hasValue) {
 		st.mu.Unlock()
 		if !c.present {
 			return store.Entry{}, store.ErrNotFound
@@ -968,7 +1036,7 @@ func (st *fnState) getSeparate(key string) (store.Entry, error) {
 		}
 	}
 	st.mu.Lock()
-	if st.epoch == epoch {
+	if st.epoch == epoch && !pending {
 		kc := c
 		if kc.present && len(kc.value) > cacheMax && !noReload {
 			kc.hasValue, kc.value = false, nil
@@ -1006,10 +1074,16 @@ func (st *fnState) setSeparate(ctx context.Context, key string, e store.Entry) e
 		return st.errorf("writing %s: %w", tmp.Name(), err)
 	}
 	err = st.locked(ctx, func() error {
+		// Announce the change, make it, report it done: a process that
+		// read the file between the first two keeps nothing, and if this
+		// one dies before the last, the next writer reports it for us.
+		st.wbuf = appendSimple(st.wbuf[:0], recIntent, key)
+		if err := st.appendRecords(st.wbuf); err != nil {
+			return err
+		}
 		if err := os.Rename(tmp.Name(), filepath.Join(st.entDir, entryName(key))); err != nil {
 			return st.errorf("%w", err)
 		}
-		// Tell the other processes (and this one) that the entry changed.
 		st.wbuf = appendSimple(st.wbuf[:0], recEntry, key)
 		return st.appendRecords(st.wbuf)
 	})
@@ -1026,33 +1100,40 @@ const tmpSuffix = ".tmp"
 // leftover of a writer that died, and removed by Clear.
 const staleTemp = 10 * time.Minute
 
-// removeEntries removes the entry files of the separate-files layout that
-// del selects, and leftover temporary files. It touches nothing else.
-func (st *fnState) removeEntries(del func(path string, d os.DirEntry) bool) error {
+// entryFiles lists the entry files of the separate-files layout, and with
+// temps also the temporary files old enough to be left over by writers that
+// died. It lists nothing else.
+func (st *fnState) entryFiles(temps bool) ([]string, error) {
 	ds, err := os.ReadDir(st.entDir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return st.errorf("%w", err)
+		return nil, st.errorf("%w", err)
 	}
+	var paths []string
 	for _, d := range ds {
 		name := d.Name()
-		path := filepath.Join(st.entDir, name)
 		switch {
-		case d.Type().IsRegular() && strings.HasSuffix(name, entrySuffix):
-			if !del(path, d) {
-				continue
-			}
-		case d.Type().IsRegular() && strings.HasPrefix(name, "tmp-") && strings.HasSuffix(name, tmpSuffix):
+		case !d.Type().IsRegular():
+			continue
+		case strings.HasSuffix(name, entrySuffix):
+		case temps && strings.HasPrefix(name, "tmp-") && strings.HasSuffix(name, tmpSuffix):
 			if info, err := d.Info(); err != nil || time.Since(info.ModTime()) < staleTemp {
 				continue
 			}
 		default:
 			continue
 		}
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return st.errorf("%w", err)
+		paths = append(paths, filepath.Join(st.entDir, name))
+	}
+	return paths, nil
+}
+
+func removeAll(paths []string) error {
+	for _, p := range paths {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
 		}
 	}
 	return nil

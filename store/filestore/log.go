@@ -21,7 +21,7 @@ import (
 //	    recSet    seconds (8), nanoseconds (4), value (rest)
 //	    recMark   expiry in Unix nanoseconds (8), owner (rest)
 //	    recUnmark owner (rest)
-//	    recEntry, recDelete, recClear, recClearMarks: nothing
+//	    recEntry, recDelete, recClear, recClearMarks, recIntent: nothing
 //
 // A record is valid when its whole body is present and its checksum
 // matches. Reading stops at the first record that is not: a reader that holds
@@ -44,6 +44,7 @@ const (
 	recUnmark     = 'U' // owner's mark on key is gone
 	recClear      = 'C' // every entry and mark is gone
 	recClearMarks = 'K' // every mark is gone
+	recIntent     = 'I' // key's entry file (every one when key is "") is about to change
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -135,7 +136,7 @@ func parseRecord(body []byte) (record, error) {
 		r.owner = string(rest[8:])
 	case recUnmark:
 		r.owner = string(rest)
-	case recEntry, recDelete, recClear, recClearMarks:
+	case recEntry, recDelete, recClear, recClearMarks, recIntent:
 		if len(rest) != 0 {
 			return record{}, errDamaged
 		}
