@@ -75,6 +75,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -123,7 +125,14 @@ type Store struct {
 	unmarkDelete, unmarkUpdate             *sql.Stmt
 	clear, clearMarksDelete, clearMarks    *sql.Stmt
 	deleteStale, deleteStaleEmpty          *sql.Stmt
+
+	hashes  sync.Map     // fn -> fnHash(fn), for the first maxCachedHashes identities
+	nHashes atomic.Int32 // identities cached in hashes
 }
+
+// maxCachedHashes bounds the identities whose hash a store keeps: a program
+// has one per decorated function, so the bound is only against misuse.
+const maxCachedHashes = 4096
 
 var _ store.Store = (*Store)(nil)
 
@@ -222,6 +231,19 @@ func (s *Store) Close() error {
 // Table returns the name of the store's table.
 func (s *Store) Table() string { return s.table }
 
+// fnHash is the primary-key form of a function identity, cached: a hit
+// then costs a map lookup instead of a SHA-256 and two allocations.
+func (s *Store) fnHash(fn string) string {
+	if h, ok := s.hashes.Load(fn); ok {
+		return h.(string)
+	}
+	h := fnHash(fn)
+	if s.nHashes.Add(1) <= maxCachedHashes {
+		s.hashes.Store(fn, h)
+	}
+	return h
+}
+
 // fnHash is the primary-key form of a function identity.
 func fnHash(fn string) string {
 	h := sha256.Sum256([]byte(fn))
@@ -243,7 +265,7 @@ func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
 		v  []byte
 		ts int64
 	)
-	err := s.get.QueryRowContext(ctx, fnHash(fn), key).Scan(&v, &ts)
+	err := s.get.QueryRowContext(ctx, s.fnHash(fn), key).Scan(&v, &ts)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return store.Entry{}, store.ErrNotFound
@@ -268,7 +290,7 @@ func (s *Store) Set(ctx context.Context, fn, key string, e store.Entry) error {
 	if v == nil {
 		v = []byte{} // an empty value, not NULL
 	}
-	if _, err := s.set.ExecContext(ctx, fnHash(fn), key, fn, v, e.Time.UnixMicro()); err != nil {
+	if _, err := s.set.ExecContext(ctx, s.fnHash(fn), key, fn, v, e.Time.UnixMicro()); err != nil {
 		return fmt.Errorf("cachier: sql set %q %s: %w", fn, key, err)
 	}
 	return nil
@@ -282,7 +304,7 @@ func (s *Store) Mark(ctx context.Context, fn, key, owner string, ttl time.Durati
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	h, ttlUS := fnHash(fn), ttl.Microseconds()
+	h, ttlUS := s.fnHash(fn), ttl.Microseconds()
 	var (
 		res sql.Result
 		err error
@@ -313,7 +335,7 @@ func (s *Store) Mark(ctx context.Context, fn, key, owner string, ttl time.Durati
 func (s *Store) Unmark(ctx context.Context, fn, key, owner string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	h := fnHash(fn)
+	h := s.fnHash(fn)
 	res, err := s.unmarkDelete.ExecContext(ctx, h, key, owner)
 	if err == nil {
 		var n int64
@@ -331,7 +353,7 @@ func (s *Store) Unmark(ctx context.Context, fn, key, owner string) error {
 func (s *Store) Clear(ctx context.Context, fn string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	if _, err := s.clear.ExecContext(ctx, fnHash(fn)); err != nil {
+	if _, err := s.clear.ExecContext(ctx, s.fnHash(fn)); err != nil {
 		return fmt.Errorf("cachier: sql clear %q: %w", fn, err)
 	}
 	return nil
@@ -341,7 +363,7 @@ func (s *Store) Clear(ctx context.Context, fn string) error {
 func (s *Store) ClearMarks(ctx context.Context, fn string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	h := fnHash(fn)
+	h := s.fnHash(fn)
 	_, err := s.clearMarksDelete.ExecContext(ctx, h)
 	if err == nil {
 		_, err = s.clearMarks.ExecContext(ctx, h)
@@ -357,7 +379,7 @@ func (s *Store) ClearMarks(ctx context.Context, fn string) error {
 func (s *Store) DeleteStale(ctx context.Context, fn string, cutoff time.Time) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	h, c := fnHash(fn), cutoff.UnixMicro()
+	h, c := s.fnHash(fn), cutoff.UnixMicro()
 	_, err := s.deleteStale.ExecContext(ctx, h, c)
 	if err == nil {
 		_, err = s.deleteStaleEmpty.ExecContext(ctx, h, c)
