@@ -1,0 +1,646 @@
+package cachier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cachier-go/cachier/defaults"
+	"github.com/cachier-go/cachier/hashing"
+	reflectx "github.com/cachier-go/cachier/reflect"
+	"github.com/cachier-go/cachier/store"
+)
+
+// fn is one decorated function: what Decorate decided, and the state its
+// calls share.
+type fn struct {
+	field string // "Service.Fetch", for messages
+	name  string // the cache identity
+	sig   *reflectx.Signature
+	orig  reflect.Value
+
+	keyer    *hashing.Keyer // the default key; nil when hash is set
+	hash     hashing.Func   // a custom key function
+	st       store.Store
+	vs       store.ValueStore // st, when it keeps Go values
+	cacheDir string
+
+	p   defaults.Params // resolved at decoration
+	own ownMask         // per-call keys the function's own configuration set
+
+	mu      sync.Mutex
+	flights map[string]*flight // calculations under way in this process
+
+	lastCleanup atomic.Int64 // unix nanoseconds of the last cleanup start
+	failing     atomic.Bool  // the store failed last time; logged once
+	logged      sync.Map     // reasons already logged once
+}
+
+// ownMask records which per-call keys a function's own configuration set.
+type ownMask uint8
+
+const (
+	ownStaleAfter ownMask = 1 << iota
+	ownNextTime
+	ownWaitTimeout
+	ownAllowNone
+	ownCleanupStale
+	ownCleanupInterval
+)
+
+var perCallKeys = map[string]ownMask{
+	"stale_after":           ownStaleAfter,
+	"next_time":             ownNextTime,
+	"wait_for_calc_timeout": ownWaitTimeout,
+	"allow_none":            ownAllowNone,
+	"cleanup_stale":         ownCleanupStale,
+	"cleanup_interval":      ownCleanupInterval,
+}
+
+// params are the per-call parameters in force for one call.
+type params struct {
+	staleAfter      time.Duration // 0: never
+	nextTime        bool
+	waitTimeout     time.Duration // 0: no limit
+	allowNone       bool
+	cleanupStale    bool
+	cleanupInterval time.Duration
+}
+
+const allOwn = ownStaleAfter | ownNextTime | ownWaitTimeout | ownAllowNone | ownCleanupStale | ownCleanupInterval
+
+func (f *fn) params() params {
+	p := f.p
+	if f.own != allOwn {
+		g := defaults.Get()
+		pick := func(bit ownMask) bool { return f.own&bit == 0 }
+		if pick(ownStaleAfter) {
+			p.StaleAfter = g.StaleAfter
+		}
+		if pick(ownNextTime) {
+			p.NextTime = g.NextTime
+		}
+		if pick(ownWaitTimeout) {
+			p.WaitForCalcTimeout = g.WaitForCalcTimeout
+		}
+		if pick(ownAllowNone) {
+			p.AllowNone = g.AllowNone
+		}
+		if pick(ownCleanupStale) {
+			p.CleanupStale = g.CleanupStale
+		}
+		if pick(ownCleanupInterval) {
+			p.CleanupInterval = g.CleanupInterval
+		}
+	}
+	return params{p.StaleAfter, p.NextTime, p.WaitForCalcTimeout, p.AllowNone, p.CleanupStale, p.CleanupInterval}
+}
+
+// A flight is one calculation of a key under way in this process. Callers
+// of the same key wait on done instead of computing again.
+type flight struct {
+	done chan struct{}
+	out  []reflect.Value // the results, set before done closes when ok
+	ok   bool            // the calculation succeeded; waiters may use out
+}
+
+// call is the body of every wrapper: SPEC §5.
+func (f *fn) call(args []reflect.Value) []reflect.Value {
+	var ctx context.Context
+	if f.sig.Ctx >= 0 {
+		ctx, _ = args[f.sig.Ctx].Interface().(context.Context)
+	}
+	o := optsFrom(ctx)
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if !defaults.CachingEnabled() || o != nil && o.skip {
+		if o != nil && o.verbose {
+			f.verbose(ctx, "", "caching off for this call: calling the function")
+		}
+		return f.orig.Call(args)
+	}
+	c := &callState{f: f, ctx: ctx, o: o, args: args, p: f.params()}
+	if o != nil && o.allowNone {
+		c.p.allowNone = true
+	}
+	key, err := f.key(args)
+	if err != nil {
+		f.logOnce("key", "cachier: cannot compute the key; calling the function uncached", err)
+		c.say("no key: calling the function uncached", "error", err)
+		return f.orig.Call(args)
+	}
+	c.key = key
+	f.maybeCleanup(c)
+	if o != nil && o.overwrite {
+		c.say("overwrite: computing without reading the cache")
+		out, _ := c.compute(false)
+		return out
+	}
+	return c.run()
+}
+
+// callState is one call on its way through the algorithm.
+type callState struct {
+	f    *fn
+	ctx  context.Context
+	o    *callOpts
+	args []reflect.Value
+	p    params
+	key  string
+}
+
+func (c *callState) verbose() bool { return c.o != nil && c.o.verbose }
+
+func (c *callState) say(msg string, attrs ...any) {
+	if c.verbose() {
+		c.f.verbose(c.ctx, c.key, msg, attrs...)
+	}
+}
+
+func (f *fn) verbose(ctx context.Context, key, msg string, attrs ...any) {
+	attrs = append([]any{"func", f.name, "key", key}, attrs...)
+	slog.Default().InfoContext(ctx, "cachier: "+msg, attrs...)
+}
+
+// maxAge is how old an entry may be and still be fresh; ok is false when
+// entries never go stale.
+func (c *callState) maxAge() (d time.Duration, ok bool) {
+	d, ok = c.p.staleAfter, c.p.staleAfter > 0
+	if c.o != nil && c.o.hasMaxAge && (!ok || c.o.maxAge < d) {
+		d, ok = c.o.maxAge, true
+	}
+	return d, ok
+}
+
+func (c *callState) fresh(t time.Time) bool {
+	d, ok := c.maxAge()
+	return !ok || d >= 0 && time.Since(t) <= d
+}
+
+// lookup finds the key's entry. found is false on a miss; err is a store
+// failure (the call then bypasses the store).
+func (c *callState) lookup() (out []reflect.Value, t time.Time, found bool, err error) {
+	f := c.f
+	if f.vs != nil {
+		v, t, ok := f.vs.GetValue(f.name, c.key)
+		if !ok {
+			return nil, time.Time{}, false, nil
+		}
+		return v.([]reflect.Value), t, true, nil
+	}
+	e, err := f.st.Get(c.ctx, f.name, c.key)
+	if errors.Is(err, store.ErrNotFound) {
+		f.storeOK()
+		return nil, time.Time{}, false, nil
+	}
+	if err != nil {
+		return nil, time.Time{}, false, err
+	}
+	f.storeOK()
+	out, err = f.decodeOut(e.Value)
+	if err != nil {
+		f.logOnce("decode", "cachier: cannot decode a cached entry; recomputing and overwriting it", err)
+		c.say("entry undecodable: treated as a miss", "error", err)
+		return nil, time.Time{}, false, nil
+	}
+	return out, e.Time, true, nil
+}
+
+func (c *callState) run() []reflect.Value {
+	f := c.f
+	out, t, found, err := c.lookup()
+	if err != nil {
+		f.storeFailed("get", err)
+		c.say("store failed: calling the function uncached", "error", err)
+		return f.orig.Call(c.args)
+	}
+	if found && !c.p.allowNone && f.isNone(out) {
+		c.say("cached nil ignored: allow_none is off")
+		found = false
+	}
+	if found && c.fresh(t) {
+		c.say("found: fresh", "age", time.Since(t))
+		return out
+	}
+	if found {
+		c.say("found: stale", "age", time.Since(t))
+		if c.p.nextTime {
+			c.refreshInBackground()
+			c.say("next_time: returning the stale value")
+			return out
+		}
+	} else {
+		c.say("not found")
+	}
+	return c.shared(t)
+}
+
+// shared computes the key once for every caller in this process: the
+// first becomes the leader, the others wait for its result.
+func (c *callState) shared(staleTime time.Time) []reflect.Value {
+	f := c.f
+	f.mu.Lock()
+	if fl, ok := f.flights[c.key]; ok {
+		f.mu.Unlock()
+		return c.await(fl)
+	}
+	fl := &flight{done: make(chan struct{})}
+	f.flights[c.key] = fl
+	f.mu.Unlock()
+	defer f.land(c.key, fl)
+
+	out, ok := c.computeMarked(staleTime)
+	fl.out, fl.ok = out, ok
+	return out
+}
+
+// land removes fl and wakes its waiters, also when the calculation panicked.
+func (f *fn) land(key string, fl *flight) {
+	f.mu.Lock()
+	if f.flights[key] == fl {
+		delete(f.flights, key)
+	}
+	f.mu.Unlock()
+	close(fl.done)
+}
+
+// await waits for another caller's calculation in this process, within
+// wait_for_calc_timeout and the caller's context.
+func (c *callState) await(fl *flight) []reflect.Value {
+	c.say("being calculated in this process: waiting")
+	var timeout <-chan time.Time
+	if c.p.waitTimeout > 0 {
+		t := time.NewTimer(c.p.waitTimeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-fl.done:
+		if fl.ok {
+			c.say("waited: got the other caller's result")
+			return fl.out
+		}
+		c.say("waited: the other caller failed; computing")
+		return c.shared(time.Time{})
+	case <-timeout:
+		c.say("waited longer than wait_for_calc_timeout: computing", "timeout", c.p.waitTimeout)
+		out, _ := c.compute(false)
+		return out
+	case <-c.ctx.Done():
+		return c.cancelled(c.ctx.Err())
+	}
+}
+
+// cancelled is the result of a wait cut short by the caller's context: the
+// context's error where the function returns an error, else the function's
+// own result.
+func (c *callState) cancelled(err error) []reflect.Value {
+	sig := c.f.sig
+	if sig.Err < 0 {
+		c.say("context ended while waiting: calling the function")
+		return c.f.orig.Call(c.args)
+	}
+	c.say("context ended while waiting", "error", err)
+	out := make([]reflect.Value, sig.Type.NumOut())
+	for i := range out {
+		out[i] = reflect.Zero(sig.Type.Out(i))
+	}
+	out[sig.Err] = reflect.ValueOf(&err).Elem()
+	return out
+}
+
+// computeMarked computes the key under the store's being-calculated mark,
+// so that other processes wait for it. ok reports success.
+func (c *callState) computeMarked(staleTime time.Time) (out []reflect.Value, ok bool) {
+	f := c.f
+	if f.vs != nil { // in-process store: the flight is the mark
+		return c.compute(false)
+	}
+	owner := newOwner()
+	acquired, err := f.st.Mark(c.ctx, f.name, c.key, owner, f.p.MarkTTL)
+	if err != nil {
+		f.storeFailed("mark", err)
+		c.say("store failed: calling the function uncached", "error", err)
+		return f.orig.Call(c.args), false
+	}
+	if !acquired {
+		var done bool
+		out, acquired, done = c.waitOther(owner, staleTime)
+		if done {
+			return out, true
+		}
+	}
+	if acquired {
+		stop := f.heartbeat(c.key, owner)
+		defer stop()
+		defer func() {
+			if !ok { // failed or panicking: let others compute
+				_ = f.st.Unmark(context.WithoutCancel(c.ctx), f.name, c.key, owner)
+			}
+		}()
+	}
+	return c.compute(false)
+}
+
+// waitOther waits for another process's calculation of the key: it polls
+// the entry and retries the mark, with backoff, until the entry is newer
+// than staleTime (done), the mark is ours (acquired), wait_for_calc_timeout
+// passes or the context ends.
+func (c *callState) waitOther(owner string, staleTime time.Time) (out []reflect.Value, acquired, done bool) {
+	f := c.f
+	c.say("being calculated by another process: waiting")
+	start := time.Now()
+	delay := 5 * time.Millisecond
+	w, _ := f.st.(store.Waiter)
+	for {
+		wctx, cancel := context.WithTimeout(c.ctx, delay)
+		if w != nil {
+			_ = w.Wait(wctx, f.name, c.key)
+		} else {
+			<-wctx.Done()
+		}
+		cancel()
+		if err := c.ctx.Err(); err != nil {
+			return c.cancelled(err), false, true
+		}
+		e, err := f.st.Get(c.ctx, f.name, c.key)
+		if err == nil && e.Time.After(staleTime) {
+			if out, err := f.decodeOut(e.Value); err == nil && (c.p.allowNone || !f.isNone(out)) {
+				c.say("waited: got the other process's result", "waited", time.Since(start))
+				return out, false, true
+			}
+		}
+		got, err := f.st.Mark(c.ctx, f.name, c.key, owner, f.p.MarkTTL)
+		if err == nil && got {
+			c.say("the other process finished without a result, or died: computing")
+			return nil, true, false
+		}
+		if err != nil {
+			f.storeFailed("mark", err)
+			return nil, false, false
+		}
+		if c.p.waitTimeout > 0 && time.Since(start) >= c.p.waitTimeout {
+			c.say("waited longer than wait_for_calc_timeout: computing", "timeout", c.p.waitTimeout)
+			return nil, false, false
+		}
+		delay = min(delay*3/2, 250*time.Millisecond)
+	}
+}
+
+// heartbeat renews the key's mark every MarkTTL/3 until stop is called, so
+// that a long calculation keeps its mark and a dead process loses it.
+func (f *fn) heartbeat(key, owner string) (stop func()) {
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(f.p.MarkTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+				_, _ = f.st.Mark(context.Background(), f.name, key, owner, f.p.MarkTTL)
+			}
+		}
+	}()
+	return func() { close(quit); wg.Wait() }
+}
+
+// compute calls the function and stores a successful result. ok reports
+// that the function succeeded (whether or not the result was stored).
+func (c *callState) compute(background bool) (out []reflect.Value, ok bool) {
+	f := c.f
+	out = f.orig.Call(c.args)
+	if e := f.sig.Err; e >= 0 && !out[e].IsNil() {
+		c.say("function returned an error: not stored", "error", out[e].Interface())
+		return out, false
+	}
+	if !c.p.allowNone && f.isNone(out) {
+		c.say("nil result: not stored (allow_none is off)")
+		return out, true
+	}
+	c.store(out)
+	return out, true
+}
+
+// store keeps out as the key's result, unless it is too large or cannot
+// be encoded; failures are logged, never returned.
+func (c *callState) store(out []reflect.Value) {
+	f := c.f
+	now := time.Now()
+	if f.vs != nil {
+		if limit := f.p.EntrySizeLimit; limit > 0 {
+			b, err := encode(f.values(out))
+			if err != nil {
+				f.logOnce("encode", "cachier: cannot encode a result; returned but not cached", err)
+				c.say("result cannot be encoded: not stored", "error", err)
+				return
+			}
+			if int64(len(b)) > int64(limit) {
+				c.say("result larger than entry_size_limit: not stored", "size", len(b), "limit", limit)
+				return
+			}
+		}
+		f.vs.SetValue(f.name, c.key, out, now)
+		c.say("stored")
+		return
+	}
+	b, err := encode(f.values(out))
+	if err != nil {
+		f.logOnce("encode", "cachier: cannot encode a result; returned but not cached", err)
+		c.say("result cannot be encoded: not stored", "error", err)
+		return
+	}
+	if limit := f.p.EntrySizeLimit; limit > 0 && int64(len(b)) > int64(limit) {
+		c.say("result larger than entry_size_limit: not stored", "size", len(b), "limit", limit)
+		return
+	}
+	if err := f.st.Set(context.WithoutCancel(c.ctx), f.name, c.key, store.Entry{Value: b, Time: now}); err != nil {
+		f.storeFailed("set", err)
+		c.say("store failed: result not stored", "error", err)
+		return
+	}
+	f.storeOK()
+	c.say("stored", "size", len(b))
+}
+
+// refreshInBackground starts one background recalculation of a stale key,
+// unless one is under way in this process (or, under a store mark, in
+// another), or every background worker is busy.
+func (c *callState) refreshInBackground() {
+	f := c.f
+	f.mu.Lock()
+	if _, ok := f.flights[c.key]; ok {
+		f.mu.Unlock()
+		c.say("next_time: a refresh is already under way")
+		return
+	}
+	fl := &flight{done: make(chan struct{})}
+	f.flights[c.key] = fl
+	f.mu.Unlock()
+
+	bg := *c
+	bg.ctx = context.WithoutCancel(c.ctx)
+	started := background.try(func() {
+		defer f.land(bg.key, fl)
+		bg.refresh(fl)
+	})
+	if !started {
+		f.land(c.key, fl)
+		c.say("next_time: every background worker is busy; no refresh this time")
+		return
+	}
+	c.say("next_time: refresh started in the background")
+}
+
+func (c *callState) refresh(fl *flight) {
+	f := c.f
+	if f.vs != nil {
+		fl.out, fl.ok = c.compute(true)
+		return
+	}
+	owner := newOwner()
+	acquired, err := f.st.Mark(c.ctx, f.name, c.key, owner, f.p.MarkTTL)
+	if err != nil {
+		f.storeFailed("mark", err)
+		return
+	}
+	if !acquired {
+		c.say("next_time: another process is refreshing")
+		return
+	}
+	stop := f.heartbeat(c.key, owner)
+	defer stop()
+	ok := false
+	defer func() {
+		if !ok {
+			_ = f.st.Unmark(context.Background(), f.name, c.key, owner)
+		}
+	}()
+	fl.out, ok = c.compute(true)
+	fl.ok = ok
+}
+
+// maybeCleanup starts a background deletion of stale entries when
+// cleanup_stale is on and cleanup_interval has passed since the last one.
+func (f *fn) maybeCleanup(c *callState) {
+	if !c.p.cleanupStale || c.p.staleAfter <= 0 {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := f.lastCleanup.Load()
+	if last != 0 && now-last < int64(c.p.cleanupInterval) || !f.lastCleanup.CompareAndSwap(last, now) {
+		return
+	}
+	cutoff := time.Now().Add(-c.p.staleAfter)
+	ctx := context.WithoutCancel(c.ctx)
+	if !background.try(func() {
+		if err := f.st.DeleteStale(ctx, f.name, cutoff); err != nil {
+			f.storeFailed("delete stale", err)
+		}
+	}) {
+		f.lastCleanup.CompareAndSwap(now, last) // try again on a later call
+	}
+}
+
+// key computes the call's key from its key arguments.
+func (f *fn) key(args []reflect.Value) (string, error) {
+	if f.hash == nil {
+		return f.keyer.KeyFrom(args, f.sig.KeyArgs)
+	}
+	boxed := make([]any, len(f.sig.KeyArgs))
+	for i, j := range f.sig.KeyArgs {
+		boxed[i] = args[j].Interface()
+	}
+	k, err := f.hash(boxed)
+	if err == nil && k == "" {
+		err = errors.New("hash_func returned an empty key")
+	}
+	return k, err
+}
+
+// values returns the cached part of out: every result but the error.
+func (f *fn) values(out []reflect.Value) []reflect.Value {
+	if f.sig.Err < 0 {
+		return out
+	}
+	vals := make([]reflect.Value, 0, len(f.sig.Values))
+	for _, i := range f.sig.Values {
+		vals = append(vals, out[i])
+	}
+	return vals
+}
+
+// decodeOut decodes an entry into a full result list, error slot nil.
+func (f *fn) decodeOut(b []byte) ([]reflect.Value, error) {
+	vals, err := decode(b, f.sig.ValueTypes)
+	if err != nil {
+		return nil, err
+	}
+	if f.sig.Err < 0 {
+		return vals, nil
+	}
+	out := make([]reflect.Value, f.sig.Type.NumOut())
+	for i, j := range f.sig.Values {
+		out[j] = vals[i]
+	}
+	out[f.sig.Err] = reflect.Zero(reflectx.ErrorType())
+	return out, nil
+}
+
+// isNone reports whether a result is "None": every cached result is nil.
+// A function without cached results, or with one that cannot be nil, never
+// returns None.
+func (f *fn) isNone(out []reflect.Value) bool {
+	if len(f.sig.Values) == 0 {
+		return false
+	}
+	for _, i := range f.sig.Values {
+		if v := out[i]; !reflectx.Nilable(v.Type()) || !v.IsNil() {
+			return false
+		}
+	}
+	return true
+}
+
+// storeFailed logs a store failure, once per outage: later failures are
+// quiet until the store answers again.
+func (f *fn) storeFailed(op string, err error) {
+	if f.failing.CompareAndSwap(false, true) {
+		slog.Default().Warn("cachier: store failed; calls go to the function until it answers again",
+			"func", f.name, "op", op, "error", err)
+	}
+}
+
+func (f *fn) storeOK() {
+	if f.failing.Load() && f.failing.CompareAndSwap(true, false) {
+		slog.Default().Info("cachier: store answers again", "func", f.name)
+	}
+}
+
+// logOnce logs err under msg the first time reason happens for f.
+func (f *fn) logOnce(reason, msg string, err error) {
+	if _, dup := f.logged.LoadOrStore(reason, true); !dup {
+		slog.Default().Warn(msg, "func", f.name, "error", err, "note", "logged once per function")
+	}
+}
+
+var (
+	ownerHost, _ = os.Hostname()
+	ownerSeq     atomic.Uint64
+)
+
+// newOwner names one calculation, uniquely across processes and machines.
+func newOwner() string {
+	return fmt.Sprintf("%s/%d/%d/%d", ownerHost, os.Getpid(), time.Now().UnixNano(), ownerSeq.Add(1))
+}

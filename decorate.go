@@ -1,0 +1,351 @@
+package cachier
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strings"
+	"sync"
+	"unsafe"
+
+	"github.com/cachier-go/cachier/defaults"
+	"github.com/cachier-go/cachier/hashing"
+	reflectx "github.com/cachier-go/cachier/reflect"
+	"github.com/cachier-go/cachier/store"
+	"github.com/cachier-go/cachier/store/memstore"
+)
+
+// A TagError reports configuration that Decorate cannot use: a tag, a Tag
+// option or a global default, for one function.
+type TagError struct {
+	Field string // "Service.Fetch", or the func variable's name
+	Key   string // "stale_afer"; empty when the problem is not one key's
+	Value string // "72h"
+	Err   error  // unknown key; did you mean "stale_after"?
+}
+
+func (e *TagError) Error() string {
+	if e.Key == "" {
+		return fmt.Sprintf("cachier: %s: %v", e.Field, e.Err)
+	}
+	return fmt.Sprintf("cachier: %s: %s=%q: %v", e.Field, e.Key, e.Value, e.Err)
+}
+
+func (e *TagError) Unwrap() error { return e.Err }
+
+// An Option adjusts one Decorate call.
+type Option func(*options)
+
+type options struct {
+	tag      string
+	hash     hashing.Func
+	stores   map[string]store.Store
+	tagGiven bool
+}
+
+// Tag configures Decorate in tag syntax. For a func variable it is the
+// configuration; for a struct it is the base that each field's own tag
+// overrides.
+func Tag(spec string) Option {
+	return func(o *options) { o.tag, o.tagGiven = spec, true }
+}
+
+// WithHashFunc makes f the key function of the functions this Decorate call
+// decorates, unless a tag names another with hash_func.
+func WithHashFunc(f hashing.Func) Option {
+	return func(o *options) { o.hash = f }
+}
+
+// WithStore makes s available, for this Decorate call only, as backend=name,
+// in place of any store given the same name with defaults.Register.
+func WithStore(name string, s store.Store) Option {
+	return func(o *options) {
+		if o.stores == nil {
+			o.stores = map[string]store.Store{}
+		}
+		o.stores[name] = s
+	}
+}
+
+// Decorate replaces functions with caching wrappers of the same type.
+//
+// target is a pointer to a struct, whose func-typed exported fields with a
+// cachier tag are replaced (fields without the tag, and `cachier:"-"`, are
+// left alone), or a pointer to a func variable, configured with Tag. Every
+// configuration problem is reported here, as a *TagError or a plain error
+// for a target of the wrong shape; nothing is replaced unless everything is
+// valid.
+func Decorate(target any, opts ...Option) error {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if target == nil {
+		return errors.New("cachier: Decorate(nil): want a pointer to a struct or to a func variable")
+	}
+	pv := reflect.ValueOf(target)
+	if pv.Kind() != reflect.Pointer {
+		return fmt.Errorf("cachier: Decorate(%s): want a pointer to a struct or to a func variable", pv.Type())
+	}
+	if pv.IsNil() {
+		return fmt.Errorf("cachier: Decorate(nil %s)", pv.Type())
+	}
+	v := pv.Elem()
+	var base defaults.Spec
+	if o.tagGiven {
+		var err error
+		if base, err = defaults.Parse(o.tag); err != nil {
+			return tagErr("cachier.Tag", err)
+		}
+	}
+	switch v.Kind() {
+	case reflect.Func:
+		name := funcName(v)
+		f, err := build(v, nil, name, name, base, defaults.Spec{}, &o)
+		if err != nil {
+			return err
+		}
+		install(v, f)
+		return nil
+	case reflect.Struct:
+		return decorateStruct(v, base, &o)
+	}
+	return fmt.Errorf("cachier: Decorate(%s): want a pointer to a struct or to a func variable", pv.Type())
+}
+
+func decorateStruct(v reflect.Value, base defaults.Spec, o *options) error {
+	t := v.Type()
+	type todo struct {
+		field reflect.Value
+		f     *fn
+	}
+	var all []todo
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		tag, tagged := sf.Tag.Lookup("cachier")
+		if !tagged || tag == "-" || !sf.IsExported() || sf.Type.Kind() != reflect.Func {
+			continue
+		}
+		label := t.Name() + "." + sf.Name
+		spec, err := defaults.Parse(tag)
+		if err != nil {
+			return tagErr(label, err)
+		}
+		qual := typeName(t) + "." + sf.Name
+		f, err := build(v.Field(i), t, label, qual, base, spec, o)
+		if err != nil {
+			return err
+		}
+		all = append(all, todo{v.Field(i), f})
+	}
+	for _, d := range all {
+		install(d.field, d.f)
+	}
+	return nil
+}
+
+func typeName(t reflect.Type) string {
+	if t.Name() == "" {
+		return t.String()
+	}
+	return t.PkgPath() + "." + t.Name()
+}
+
+func funcName(v reflect.Value) string {
+	if !v.IsNil() {
+		if rf := runtime.FuncForPC(v.Pointer()); rf != nil {
+			return rf.Name()
+		}
+	}
+	return v.Type().String()
+}
+
+func tagErr(field string, err error) error {
+	var ke *defaults.KeyError
+	if errors.As(err, &ke) {
+		return &TagError{Field: field, Key: ke.Key, Value: ke.Value, Err: ke.Err}
+	}
+	return &TagError{Field: field, Err: err}
+}
+
+// build resolves one function's configuration and makes its fn.
+func build(v reflect.Value, recv reflect.Type, label, qual string, base, own defaults.Spec, o *options) (*fn, error) {
+	fail := func(key, value string, err error) (*fn, error) {
+		return nil, &TagError{Field: label, Key: key, Value: value, Err: err}
+	}
+	if v.IsNil() {
+		return fail("", "", errors.New("func is nil: assign the function before Decorate"))
+	}
+	if _, dup := handles.Load(funcPtr(v)); dup {
+		return fail("", "", errors.New("already decorated"))
+	}
+	p, err := defaults.Apply(defaults.Get(), base)
+	if err == nil {
+		p, err = defaults.Apply(p, own)
+	}
+	if err != nil {
+		return nil, tagErr(label, err)
+	}
+	set := func(k string) bool { return own.Has(k) || base.Has(k) }
+	valueOf := func(k string) string {
+		for _, s := range []defaults.Spec{own, base} {
+			for _, pair := range s.Pairs {
+				if pair.Key == k {
+					return pair.Value
+				}
+			}
+		}
+		return ""
+	}
+
+	sig, err := reflectx.Analyze(v.Type(), recv)
+	if err != nil {
+		return fail("", "", err)
+	}
+	orig := reflect.New(v.Type()).Elem() // a copy: v itself gets the wrapper
+	orig.Set(v)
+	f := &fn{field: label, sig: sig, orig: orig, p: p, flights: map[string]*flight{}}
+	for k, bit := range perCallKeys {
+		if set(k) {
+			f.own |= bit
+		}
+	}
+
+	// The store.
+	backend := p.Backend
+	isFile := backend == defaults.File || backend == defaults.Pickle
+	if !isFile {
+		for _, k := range []string{"cache_dir", "reload", "separate_files"} {
+			if set(k) {
+				return fail(k, valueOf(k), fmt.Errorf("only the file backend takes it, and backend is %q", backend))
+			}
+		}
+	}
+	switch s, ok := o.stores[backend]; {
+	case ok:
+		f.st = s
+	case backend == defaults.Memory:
+		f.st = memoryStore
+	case isFile:
+		dir, err := expandHome(p.CacheDir)
+		if err == nil {
+			f.st, err = fileStore(dir, p.SeparateFiles, !p.Reload)
+		}
+		if err != nil {
+			return fail("cache_dir", p.CacheDir, err)
+		}
+		f.cacheDir = dir
+	default:
+		s, ok := defaults.LookupStore(backend)
+		if !ok {
+			return fail("backend", backend, errors.New("unknown backend (forgotten defaults.Register or cachier.WithStore?)"))
+		}
+		f.st = s
+	}
+	f.vs, _ = f.st.(store.ValueStore)
+
+	// The key.
+	// The function's own hash_func, then WithHashFunc, then a global one.
+	switch {
+	case p.HashFunc != "" && (set("hash_func") || o.hash == nil):
+		h, ok := defaults.LookupHashFunc(p.HashFunc)
+		if !ok {
+			return fail("hash_func", p.HashFunc, errors.New("unknown key function (forgotten defaults.RegisterHashFunc?)"))
+		}
+		f.hash = h
+	case o.hash != nil:
+		f.hash = o.hash
+	default:
+		k, err := hashing.NewKeyer(sig.KeyTypes)
+		if err != nil {
+			return fail("", "", fmt.Errorf("an argument type cannot be hashed: %w", err))
+		}
+		f.keyer = k
+	}
+
+	// The identity.
+	name := qual
+	if p.Name != "" && set("name") {
+		name = p.Name
+	}
+	if p.Version != "" {
+		name += "@" + p.Version
+	}
+	name += "#" + sig.Fingerprint
+	if p.KeyPrefix != "" {
+		name = p.KeyPrefix + ":" + name
+	}
+	f.name = name
+	return f, nil
+}
+
+// install replaces the func in v with f's wrapper and records its handle.
+func install(v reflect.Value, f *fn) {
+	w := reflectx.MakeFunc(v.Type(), f.call)
+	v.Set(w)
+	handles.Store(funcPtr(v), &Handle{f: f})
+}
+
+// handles maps a wrapper's closure pointer to its Handle; the pointer
+// follows the func value wherever it is copied.
+var handles sync.Map // unsafe.Pointer -> *Handle
+
+// funcPtr returns the closure pointer of the func in v: unique to each
+// wrapper reflect.MakeFunc makes, unlike v.Pointer, which is the code address.
+func funcPtr(v reflect.Value) unsafe.Pointer {
+	if v.CanAddr() {
+		return *(*unsafe.Pointer)(unsafe.Pointer(v.UnsafeAddr()))
+	}
+	p := reflect.New(v.Type())
+	p.Elem().Set(v)
+	return *(*unsafe.Pointer)(p.UnsafePointer())
+}
+
+// memoryStore is the process's one memory backend.
+var memoryStore = memstore.New()
+
+var (
+	fileStoresMu sync.Mutex
+	fileStores   = map[fileStoreKey]store.Store{}
+)
+
+type fileStoreKey struct {
+	dir                string
+	separate, noReload bool
+}
+
+// fileStore returns the file store of one (dir, layout, reload) setting,
+// shared by every function that uses it.
+func fileStore(dir string, separate, noReload bool) (store.Store, error) {
+	k := fileStoreKey{dir, separate, noReload}
+	fileStoresMu.Lock()
+	defer fileStoresMu.Unlock()
+	if s, ok := fileStores[k]; ok {
+		return s, nil
+	}
+	s, err := openFileStore(dir, separate, noReload)
+	if err != nil {
+		return nil, err
+	}
+	fileStores[k] = s
+	return s, nil
+}
+
+// openFileStore opens a file store; set by filebackend.go.
+var openFileStore = func(dir string, separate, noReload bool) (store.Store, error) {
+	return nil, errors.New("the file backend is not built in")
+}
+
+func expandHome(dir string) (string, error) {
+	if dir == "~" || strings.HasPrefix(dir, "~/") || strings.HasPrefix(dir, `~\`) {
+		h, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("expanding ~: %w", err)
+		}
+		dir = filepath.Join(h, dir[1:])
+	}
+	return filepath.Abs(dir)
+}

@@ -1,0 +1,345 @@
+package defaults
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/go-viper/mapstructure/v2"
+)
+
+// Params holds every cachier parameter. The same struct, and the same
+// key=value syntax, serves struct tags, cachier.Tag and Set.
+//
+// A zero Duration in StaleAfter means "never stale"; a zero
+// WaitForCalcTimeout means "wait as long as the calculation lasts"; a zero
+// EntrySizeLimit means "no limit".
+type Params struct {
+	Backend            string        `mapstructure:"backend"`
+	StaleAfter         time.Duration `mapstructure:"stale_after"`
+	NextTime           bool          `mapstructure:"next_time"`
+	WaitForCalcTimeout time.Duration `mapstructure:"wait_for_calc_timeout"`
+	AllowNone          bool          `mapstructure:"allow_none"`
+	CacheDir           string        `mapstructure:"cache_dir"`
+	Reload             bool          `mapstructure:"reload"`
+	SeparateFiles      bool          `mapstructure:"separate_files"`
+	EntrySizeLimit     Size          `mapstructure:"entry_size_limit"`
+	CleanupStale       bool          `mapstructure:"cleanup_stale"`
+	CleanupInterval    time.Duration `mapstructure:"cleanup_interval"`
+	HashFunc           string        `mapstructure:"hash_func"`
+	KeyPrefix          string        `mapstructure:"key_prefix"`
+	Name               string        `mapstructure:"name"`
+	Version            string        `mapstructure:"version"`
+
+	// MarkTTL bounds how long a being-calculated mark outlives a process
+	// that died while computing: a live calculation renews its mark every
+	// MarkTTL/3, so only a dead one lets it lapse. Not in Python cachier.
+	MarkTTL time.Duration `mapstructure:"mark_ttl"`
+}
+
+// Builtin returns the built-in defaults: what Reset restores.
+func Builtin() Params {
+	return Params{
+		Backend:         "file",
+		CacheDir:        DefaultCacheDir(),
+		Reload:          true,
+		CleanupInterval: 24 * time.Hour,
+		MarkTTL:         15 * time.Second,
+	}
+}
+
+// A Size is a byte count. In tags it is written as plain bytes ("200000") or
+// with a unit: B, KB, MB, GB, TB (powers of 1024), with decimals ("1.5MB").
+type Size int64
+
+// String returns s in the largest unit that keeps it exact.
+func (s Size) String() string {
+	for _, u := range sizeUnits {
+		if s != 0 && s%Size(u.mult) == 0 {
+			return strconv.FormatInt(int64(s)/u.mult, 10) + u.name
+		}
+	}
+	return strconv.FormatInt(int64(s), 10) + "B"
+}
+
+var sizeUnits = []struct {
+	name string
+	mult int64
+}{{"TB", 1 << 40}, {"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}}
+
+// ParseSize parses a size as tags write it.
+func ParseSize(s string) (Size, error) {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	mult := int64(1)
+	for _, u := range sizeUnits {
+		if strings.HasSuffix(t, u.name) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.name)), u.mult
+			break
+		}
+	}
+	if mult == 1 {
+		t = strings.TrimSpace(strings.TrimSuffix(t, "B"))
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil || t == "" || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, fmt.Errorf("invalid size %q: want bytes or a number with B, KB, MB, GB or TB", s)
+	}
+	if f < 0 {
+		return 0, fmt.Errorf("invalid size %q: negative", s)
+	}
+	b := f * float64(mult)
+	if b > math.MaxInt64 {
+		return 0, fmt.Errorf("invalid size %q: too large", s)
+	}
+	return Size(math.Round(b)), nil
+}
+
+// ParseDuration parses a duration as tags write it: Go syntax
+// (time.ParseDuration) plus the units d (24h) and w (7d), as in "3d",
+// "2w", "1w2d12h". "never" is zero.
+func ParseDuration(s string) (time.Duration, error) {
+	t := strings.TrimSpace(s)
+	if t == "never" {
+		return 0, nil
+	}
+	var total time.Duration
+	rest := t
+	// Peel leading <number>d and <number>w terms; the remainder is Go syntax.
+	for rest != "" {
+		i := 0
+		for i < len(rest) && (rest[i] == '.' || unicode.IsDigit(rune(rest[i]))) {
+			i++
+		}
+		if i == 0 || i == len(rest) || (rest[i] != 'd' && rest[i] != 'w') {
+			break
+		}
+		n, err := strconv.ParseFloat(rest[:i], 64)
+		if err != nil {
+			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+		unit := 24 * time.Hour
+		if rest[i] == 'w' {
+			unit *= 7
+		}
+		total += time.Duration(n * float64(unit))
+		rest = rest[i+1:]
+	}
+	if rest != "" {
+		d, err := time.ParseDuration(rest)
+		if err != nil {
+			return 0, fmt.Errorf("invalid duration %q: want Go syntax (90s, 72h) or d and w units (3d, 2w)", s)
+		}
+		total += d
+	}
+	if t == "" {
+		return 0, fmt.Errorf("invalid duration %q", s)
+	}
+	if total < 0 {
+		return 0, fmt.Errorf("invalid duration %q: negative", s)
+	}
+	return total, nil
+}
+
+// KeyError reports a key=value pair that cannot be used. The field, if any,
+// is filled in by the caller that knows it (cachier.TagError).
+type KeyError struct {
+	Key, Value string
+	Err        error
+}
+
+func (e *KeyError) Error() string { return fmt.Sprintf("%s=%q: %v", e.Key, e.Value, e.Err) }
+func (e *KeyError) Unwrap() error { return e.Err }
+
+// Keys lists every key the tag syntax accepts, in the order of Params.
+var Keys = func() []string {
+	t := reflect.TypeOf(Params{})
+	keys := make([]string, t.NumField())
+	for i := range keys {
+		keys[i] = t.Field(i).Tag.Get("mapstructure")
+	}
+	return keys
+}()
+
+// PerCall lists the keys that are read at every call from the global
+// parameters, unless the function's own configuration set them.
+var PerCall = []string{"allow_none", "stale_after", "next_time", "wait_for_calc_timeout", "cleanup_stale", "cleanup_interval"}
+
+// A Spec is a parsed tag: its pairs in the order written.
+type Spec struct {
+	Pairs []Pair
+}
+
+// A Pair is one key=value of a tag; a bare key has Value "true".
+type Pair struct{ Key, Value string }
+
+// Has reports whether the spec sets key.
+func (s Spec) Has(key string) bool {
+	for _, p := range s.Pairs {
+		if p.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// Parse splits a tag such as "stale_after=72h,next_time" into pairs and
+// checks every key. It does not check values; Apply does.
+func Parse(spec string) (Spec, error) {
+	var s Spec
+	for _, part := range strings.Split(spec, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		k, v, hasValue := strings.Cut(part, "=")
+		k = strings.TrimSpace(k)
+		if hasValue {
+			v = strings.TrimSpace(v)
+		} else {
+			v = "true"
+		}
+		if !known(k) {
+			return Spec{}, &KeyError{Key: k, Value: v, Err: unknownKey(k)}
+		}
+		if s.Has(k) {
+			return Spec{}, &KeyError{Key: k, Value: v, Err: errors.New("key given twice")}
+		}
+		s.Pairs = append(s.Pairs, Pair{k, v})
+	}
+	return s, nil
+}
+
+func known(k string) bool {
+	for _, x := range Keys {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+func unknownKey(k string) error {
+	best, bestD := "", 4
+	for _, x := range Keys {
+		if d := distance(k, x); d < bestD {
+			best, bestD = x, d
+		}
+	}
+	if best != "" {
+		return fmt.Errorf("unknown key; did you mean %q?", best)
+	}
+	sorted := append([]string(nil), Keys...)
+	sort.Strings(sorted)
+	return fmt.Errorf("unknown key; known keys are %s", strings.Join(sorted, ", "))
+}
+
+// distance is the Levenshtein distance of a and b.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+var (
+	durationType = reflect.TypeOf(time.Duration(0))
+	sizeType     = reflect.TypeOf(Size(0))
+)
+
+func hook(from, to reflect.Type, data any) (any, error) {
+	s, ok := data.(string)
+	if !ok || from.Kind() != reflect.String {
+		return data, nil
+	}
+	switch to {
+	case durationType:
+		return ParseDuration(s)
+	case sizeType:
+		return ParseSize(s)
+	}
+	if to.Kind() == reflect.Bool {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return nil, errors.New("want true or false")
+		}
+		return b, nil
+	}
+	return data, nil
+}
+
+// Apply decodes the pairs of spec over a copy of p, key by key, and returns
+// the result. p itself is never changed. An error is a *KeyError naming the
+// key and value.
+func Apply(p Params, spec Spec) (Params, error) {
+	for _, pair := range spec.Pairs {
+		d, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
+			ErrorUnused:      true,
+			WeaklyTypedInput: true,
+			DecodeHook:       hook,
+			Result:           &p,
+		})
+		if err == nil {
+			err = d.Decode(map[string]string{pair.Key: pair.Value})
+		}
+		if err == nil {
+			err = p.check(pair.Key)
+		}
+		if err != nil {
+			return Params{}, &KeyError{Key: pair.Key, Value: pair.Value, Err: cleanErr(err)}
+		}
+	}
+	return p, nil
+}
+
+// cleanErr strips mapstructure's decoding prefix from err, keeping the reason.
+func cleanErr(err error) error {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, "error decoding '"); i >= 0 {
+		if j := strings.Index(msg[i:], "': "); j >= 0 {
+			return errors.New(strings.TrimSpace(msg[i+j+3:]))
+		}
+	}
+	return err
+}
+
+// check validates the value just decoded for key.
+func (p Params) check(key string) error {
+	switch key {
+	case "backend":
+		if p.Backend == "" {
+			return errors.New("empty backend name")
+		}
+	case "cleanup_interval":
+		if p.CleanupInterval <= 0 {
+			return errors.New("must be positive")
+		}
+	case "mark_ttl":
+		if p.MarkTTL < 30*time.Millisecond {
+			return errors.New("must be at least 30ms")
+		}
+	case "name", "cache_dir":
+		if key == "name" && p.Name == "" || key == "cache_dir" && p.CacheDir == "" {
+			return errors.New("must not be empty")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,57 @@
+// Package cachier memoizes Go functions in persistent, stale-aware stores:
+// a slow call (an API, a query, a computation) is computed once and reused
+// across calls, restarts, processes and machines. It is a Go port of the
+// Python library cachier.
+//
+// # Tags
+//
+// A service declares func-typed fields with a cachier tag and decorates
+// them once, at start-up:
+//
+//	type Service struct {
+//		Fetch func(ctx context.Context, url string) ([]byte, error) `cachier:"stale_after=72h"`
+//		Sum   func(a, b int) int                                     `cachier:"backend=memory"`
+//		Plain func(x int) int                                         // no tag: left alone
+//	}
+//
+//	svc := Service{Fetch: fetch, Sum: sum, Plain: plain}
+//	if err := cachier.Decorate(&svc); err != nil { … }
+//
+// `cachier:""` takes every default; `cachier:"-"` leaves the field alone.
+// A tag is comma-separated key=value pairs, a bare key meaning key=true; the
+// keys are those of package defaults (backend, stale_after, next_time,
+// wait_for_calc_timeout, allow_none, cache_dir, reload, separate_files,
+// entry_size_limit, cleanup_stale, cleanup_interval, hash_func, key_prefix,
+// name, version, mark_ttl). Unknown keys and malformed values are errors
+// from Decorate, as a *TagError naming the field, key and value.
+//
+// # Keys
+//
+// The key of a call is a structural hash of its arguments (package
+// hashing): equal values give equal keys in any process on any machine. A
+// context.Context argument never takes part in the key, nor does a first
+// argument of the decorated struct's type (a receiver).
+//
+// # A call
+//
+// A fresh entry is returned without calling the function. A missing or
+// stale one is computed once, however many callers ask at the same time, in
+// this process or in others sharing the store; with next_time a stale value
+// is returned at once and refreshed in the background. Results are stored
+// only when the function succeeds (a non-nil error as its last result is
+// returned and never cached), and a nil result only with allow_none. A
+// failing store never fails a call: the function is called and its result
+// returned.
+//
+// Per-call controls travel in the context that is the function's first
+// argument: WithMaxAge, WithSkipCache, WithOverwriteCache, WithAllowNone and
+// WithVerbose. Of returns the Handle that clears, pre-fills and inspects one
+// function's cache.
+//
+// # Stores
+//
+// memory and file (the default) are built in. SQL (store/sqlstore), Redis
+// (store/redisstore) and MongoDB (store/mongostore) stores live in their own
+// packages, so a program that does not import them compiles none of their
+// drivers; register one with defaults.Register or pass it with WithStore.
+package cachier

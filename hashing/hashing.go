@@ -1,0 +1,587 @@
+// Package hashing turns a call's arguments into a cache key.
+//
+// # The default key
+//
+// The default key is structural: two argument lists get the same key when
+// they hold equal values of the same types, in any process on any machine,
+// and different keys otherwise. It covers what Python cachier cannot hash:
+//
+//   - structs, field by field, unexported fields included (where
+//     github.com/mitchellh/hashstructure/v2 alone skips them, so that
+//     priv{1} and priv{2} would share a key);
+//   - maps, independently of iteration order;
+//   - slices and arrays, element by element; a nil slice, map or pointer is
+//     not the same key as an empty or zero one;
+//   - pointers, by what they point to;
+//   - interfaces, by the dynamic type and value;
+//   - time.Time, by instant and location (never the monotonic reading).
+//
+// It follows hashstructure/v2's conventions: a struct field tagged
+// `hash:"ignore"` or `hash:"-"` takes no part, a slice field tagged
+// `hash:"set"` is hashed independently of order, and a type implementing
+// hashstructure.Hashable is hashed by its Hash method.
+//
+// Funcs, channels and unsafe pointers cannot be hashed: NewKeyer rejects a
+// parameter of such a type, and a key computation that meets one inside an
+// interface fails.
+//
+// Keys are 128-bit xxh3 digests written as 32 lowercase hex digits. The
+// encoding hashed is fixed-width and little-endian, so keys do not depend on
+// the machine's word size or byte order.
+package hashing
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/mitchellh/hashstructure/v2"
+	"github.com/zeebo/xxh3"
+)
+
+// Func computes the key of a call from its arguments (context and receiver
+// left out). Equal arguments must give equal keys in every process that
+// shares a store; a key must be a non-empty printable string.
+type Func func(args []any) (string, error)
+
+// Default is the structural key function, on boxed arguments. The cachier
+// core uses a Keyer, which gives the same keys without boxing.
+func Default(args []any) (string, error) {
+	s := getState()
+	defer putState(s)
+	for _, a := range args {
+		if err := s.iface(reflect.ValueOf(&a).Elem()); err != nil {
+			return "", err
+		}
+	}
+	return s.key(), nil
+}
+
+// A Keyer computes the default key for argument lists of fixed types. It is
+// built once per signature and safe for concurrent use.
+type Keyer struct {
+	args []argEncoder
+}
+
+type argEncoder struct {
+	id  uint64  // type identity of a concrete parameter type
+	enc encoder // nil for an interface parameter: resolved per call
+}
+
+// NewKeyer returns a Keyer for arguments of the given types. It fails when
+// a type cannot be hashed (a func, channel or unsafe pointer, anywhere
+// inside it).
+func NewKeyer(types []reflect.Type) (*Keyer, error) {
+	k := &Keyer{args: make([]argEncoder, len(types))}
+	for i, t := range types {
+		if t.Kind() == reflect.Interface {
+			continue
+		}
+		if err := Hashable(t); err != nil {
+			return nil, err
+		}
+		k.args[i] = argEncoder{id: typeID(t), enc: encoderFor(t)}
+	}
+	return k, nil
+}
+
+// Key returns the key of args, which must have the types given to NewKeyer.
+// Key(args) equals Default of the same values boxed in interfaces.
+func (k *Keyer) Key(args []reflect.Value) (string, error) {
+	s := getState()
+	defer putState(s)
+	for i, a := range k.args {
+		if a.enc == nil {
+			if err := s.iface(args[i]); err != nil {
+				return "", err
+			}
+			continue
+		}
+		s.u64(a.id)
+		if err := a.enc(s, args[i]); err != nil {
+			return "", err
+		}
+	}
+	return s.key(), nil
+}
+
+// ErrUnhashable is wrapped by the errors of types that cannot be hashed.
+var ErrUnhashable = errors.New("cannot be hashed")
+
+// Hashable reports, with an error naming the offending part, whether values
+// of type t can be hashed by the default key function. Interface types are
+// accepted: their dynamic values are checked per call.
+func Hashable(t reflect.Type) error {
+	return hashable(t, map[reflect.Type]bool{})
+}
+
+func hashable(t reflect.Type, seen map[reflect.Type]bool) error {
+	if seen[t] {
+		return nil
+	}
+	seen[t] = true
+	if t == timeType || t.Implements(hashableType) {
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Func, reflect.Chan, reflect.UnsafePointer, reflect.Invalid:
+		return fmt.Errorf("type %s: %w (use hash_func to key it yourself)", t, ErrUnhashable)
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		if err := hashable(t.Elem(), seen); err != nil {
+			return wrapIn(t, err)
+		}
+	case reflect.Map:
+		if err := hashable(t.Key(), seen); err != nil {
+			return wrapIn(t, err)
+		}
+		if err := hashable(t.Elem(), seen); err != nil {
+			return wrapIn(t, err)
+		}
+	case reflect.Struct:
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if skipField(f) {
+				continue
+			}
+			if err := hashable(f.Type, seen); err != nil {
+				return fmt.Errorf("field %s.%s: %w", t, f.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+func wrapIn(t reflect.Type, err error) error {
+	return fmt.Errorf("in %s: %w", t, err)
+}
+
+func skipField(f reflect.StructField) bool {
+	if f.Name == "_" {
+		return true
+	}
+	tag := f.Tag.Get("hash")
+	return tag == "ignore" || tag == "-"
+}
+
+var (
+	timeType     = reflect.TypeOf(time.Time{})
+	hashableType = reflect.TypeOf((*hashstructure.Hashable)(nil)).Elem()
+)
+
+// state is the byte stream being built for one key.
+type state struct {
+	b     []byte
+	depth int
+}
+
+var statePool = sync.Pool{New: func() any { return &state{b: make([]byte, 0, 256)} }}
+
+func getState() *state { return statePool.Get().(*state) }
+
+func putState(s *state) {
+	if cap(s.b) > 64<<10 {
+		return // let a huge buffer go
+	}
+	s.b, s.depth = s.b[:0], 0
+	statePool.Put(s)
+}
+
+func (s *state) key() string {
+	h := xxh3.Hash128(s.b)
+	var raw [16]byte
+	binary.BigEndian.PutUint64(raw[:8], h.Hi)
+	binary.BigEndian.PutUint64(raw[8:], h.Lo)
+	var out [32]byte
+	hex.Encode(out[:], raw[:])
+	return string(out[:])
+}
+
+func (s *state) u64(x uint64) { s.b = binary.LittleEndian.AppendUint64(s.b, x) }
+func (s *state) byte1(x byte) { s.b = append(s.b, x) }
+func (s *state) str(x string) {
+	s.b = binary.AppendUvarint(s.b, uint64(len(x)))
+	s.b = append(s.b, x...)
+}
+
+// maxDepth bounds nesting, so that a cyclic value fails instead of looping.
+const maxDepth = 100
+
+// iface encodes v, a value of interface type, as its dynamic type and value.
+func (s *state) iface(v reflect.Value) error {
+	if v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			s.u64(0)
+			return nil
+		}
+		v = v.Elem()
+	}
+	t := v.Type()
+	if err := cachedHashable(t); err != nil {
+		return err
+	}
+	s.u64(typeID(t))
+	return encoderFor(t)(s, v)
+}
+
+// cachedHashable is Hashable, remembered per type: interface arguments
+// check their dynamic type on every call.
+func cachedHashable(t reflect.Type) error {
+	if err, ok := okTypes.Load(t); ok {
+		if err == nil {
+			return nil
+		}
+		return err.(error)
+	}
+	err := Hashable(t)
+	if err == nil {
+		okTypes.Store(t, nil)
+	} else {
+		okTypes.Store(t, err)
+	}
+	return err
+}
+
+// An encoder appends the canonical encoding of v, of its type, to s.
+type encoder func(s *state, v reflect.Value) error
+
+var (
+	encoders sync.Map // reflect.Type -> encoder
+	typeIDs  sync.Map // reflect.Type -> uint64
+	okTypes  sync.Map // reflect.Type -> error (nil when hashable)
+)
+
+// typeID identifies t across processes: by import path and name for named
+// types, by structure otherwise.
+func typeID(t reflect.Type) uint64 {
+	if id, ok := typeIDs.Load(t); ok {
+		return id.(uint64)
+	}
+	name := t.String()
+	if t.Name() != "" && t.PkgPath() != "" {
+		name = t.PkgPath() + "." + t.Name()
+	}
+	id := xxh3.HashString(name)
+	typeIDs.Store(t, id)
+	return id
+}
+
+func encoderFor(t reflect.Type) encoder {
+	if e, ok := encoders.Load(t); ok {
+		return e.(encoder)
+	}
+	// Recursive types: publish an indirect encoder first, as encoding/json
+	// does, so that building t's encoder can refer to t.
+	var (
+		wg sync.WaitGroup
+		f  encoder
+	)
+	wg.Add(1)
+	indirect := encoder(func(s *state, v reflect.Value) error {
+		wg.Wait()
+		return f(s, v)
+	})
+	if e, loaded := encoders.LoadOrStore(t, indirect); loaded {
+		return e.(encoder)
+	}
+	f = newEncoder(t)
+	wg.Done()
+	encoders.Store(t, f)
+	return f
+}
+
+func newEncoder(t reflect.Type) encoder {
+	if t == timeType {
+		return encodeTime
+	}
+	if t.Implements(hashableType) && t.Kind() != reflect.Interface {
+		return encodeHashable(t)
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		return func(s *state, v reflect.Value) error {
+			if v.Bool() {
+				s.byte1(1)
+			} else {
+				s.byte1(0)
+			}
+			return nil
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return func(s *state, v reflect.Value) error { s.u64(uint64(v.Int())); return nil }
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return func(s *state, v reflect.Value) error { s.u64(v.Uint()); return nil }
+	case reflect.Float32, reflect.Float64:
+		return func(s *state, v reflect.Value) error { s.u64(math.Float64bits(v.Float())); return nil }
+	case reflect.Complex64, reflect.Complex128:
+		return func(s *state, v reflect.Value) error {
+			c := v.Complex()
+			s.u64(math.Float64bits(real(c)))
+			s.u64(math.Float64bits(imag(c)))
+			return nil
+		}
+	case reflect.String:
+		return func(s *state, v reflect.Value) error { s.str(v.String()); return nil }
+	case reflect.Interface:
+		return func(s *state, v reflect.Value) error { return s.nested(func() error { return s.iface(v) }) }
+	case reflect.Pointer:
+		elem := encoderFor(t.Elem())
+		return func(s *state, v reflect.Value) error {
+			if v.IsNil() {
+				s.byte1(0)
+				return nil
+			}
+			s.byte1(1)
+			return s.nested(func() error { return elem(s, v.Elem()) })
+		}
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 && t.Elem() == reflect.TypeOf(byte(0)) {
+			return func(s *state, v reflect.Value) error {
+				if v.IsNil() {
+					s.byte1(0)
+					return nil
+				}
+				s.byte1(1)
+				b := v.Bytes()
+				s.b = binary.AppendUvarint(s.b, uint64(len(b)))
+				s.b = append(s.b, b...)
+				return nil
+			}
+		}
+		elem := encoderFor(t.Elem())
+		return func(s *state, v reflect.Value) error {
+			if v.IsNil() {
+				s.byte1(0)
+				return nil
+			}
+			s.byte1(1)
+			return s.sequence(v, elem)
+		}
+	case reflect.Array:
+		elem := encoderFor(t.Elem())
+		return func(s *state, v reflect.Value) error { return s.sequence(v, elem) }
+	case reflect.Map:
+		return mapEncoder(t)
+	case reflect.Struct:
+		return structEncoder(t)
+	}
+	return func(s *state, v reflect.Value) error {
+		return fmt.Errorf("type %s: %w", t, ErrUnhashable)
+	}
+}
+
+func (s *state) nested(f func() error) error {
+	s.depth++
+	defer func() { s.depth-- }()
+	if s.depth > maxDepth {
+		return fmt.Errorf("value nested deeper than %d levels (cyclic?): %w", maxDepth, ErrUnhashable)
+	}
+	return f()
+}
+
+func (s *state) sequence(v reflect.Value, elem encoder) error {
+	n := v.Len()
+	s.b = binary.AppendUvarint(s.b, uint64(n))
+	for i := range n {
+		if err := elem(s, v.Index(i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unordered encodes the n items that each(i, sub) writes, independently of
+// their order: each item is hashed on its own, and the digests are summed.
+func (s *state) unordered(n int, each func(i int, sub *state) error) error {
+	sub := getState()
+	defer putState(sub)
+	sub.depth = s.depth + 1
+	if sub.depth > maxDepth {
+		return fmt.Errorf("value nested deeper than %d levels (cyclic?): %w", maxDepth, ErrUnhashable)
+	}
+	var hi, lo uint64
+	for i := range n {
+		sub.b = sub.b[:0]
+		if err := each(i, sub); err != nil {
+			return err
+		}
+		h := xxh3.Hash128(sub.b)
+		hi += h.Hi
+		lo += h.Lo
+	}
+	s.b = binary.AppendUvarint(s.b, uint64(n))
+	s.u64(hi)
+	s.u64(lo)
+	return nil
+}
+
+func mapEncoder(t reflect.Type) encoder {
+	kenc, venc := encoderFor(t.Key()), encoderFor(t.Elem())
+	return func(s *state, v reflect.Value) error {
+		if v.IsNil() {
+			s.byte1(0)
+			return nil
+		}
+		s.byte1(1)
+		it := v.MapRange()
+		return s.unordered(v.Len(), func(_ int, sub *state) error {
+			if !it.Next() {
+				return errors.New("map changed while being hashed")
+			}
+			if err := kenc(sub, it.Key()); err != nil {
+				return err
+			}
+			return venc(sub, it.Value())
+		})
+	}
+}
+
+func setEncoder(t reflect.Type) encoder {
+	elem := encoderFor(t.Elem())
+	return func(s *state, v reflect.Value) error {
+		if v.Kind() == reflect.Slice && v.IsNil() {
+			s.byte1(0)
+			return nil
+		}
+		s.byte1(1)
+		return s.unordered(v.Len(), func(i int, sub *state) error { return elem(sub, v.Index(i)) })
+	}
+}
+
+func structEncoder(t reflect.Type) encoder {
+	type field struct {
+		index int
+		enc   encoder
+	}
+	var fields []field
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if skipField(f) {
+			continue
+		}
+		enc := encoderFor(f.Type)
+		if f.Tag.Get("hash") == "set" && (f.Type.Kind() == reflect.Slice || f.Type.Kind() == reflect.Array) {
+			enc = setEncoder(f.Type)
+		}
+		fields = append(fields, field{i, enc})
+	}
+	return func(s *state, v reflect.Value) error {
+		for _, f := range fields {
+			if err := f.enc(s, v.Field(f.index)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+func encodeTime(s *state, v reflect.Value) error {
+	t := timeOf(v)
+	name, offset := t.Zone()
+	s.u64(uint64(t.Unix()))
+	s.u64(uint64(t.Nanosecond()))
+	s.u64(uint64(int64(offset)))
+	s.str(name)
+	return nil
+}
+
+// timeOf returns the time.Time in v, which may be an unexported field that
+// reflect will not hand out through Interface.
+func timeOf(v reflect.Value) time.Time {
+	switch {
+	case v.CanInterface():
+		return v.Interface().(time.Time)
+	case v.CanAddr():
+		return *(*time.Time)(unsafe.Pointer(v.UnsafeAddr()))
+	}
+	// Neither: read the fields of time.Time's layout, unchanged since Go 1.9
+	// (wall uint64; ext int64; loc *Location). TestTimeLayout guards it.
+	const (
+		hasMonotonic   = 1 << 63
+		nsecMask       = 1<<30 - 1
+		nsecShift      = 30
+		secondsPerDay  = 86400
+		wallToInternal = (1884*365 + 1884/4 - 1884/100 + 1884/400) * secondsPerDay
+		unixToInternal = (1969*365 + 1969/4 - 1969/100 + 1969/400) * secondsPerDay
+	)
+	wall, ext := v.Field(0).Uint(), v.Field(1).Int()
+	sec := ext
+	if wall&hasMonotonic != 0 {
+		sec = wallToInternal + int64(wall<<1>>(nsecShift+1))
+	}
+	t := time.Unix(sec-unixToInternal, int64(wall&nsecMask))
+	if loc := (*time.Location)(v.Field(2).UnsafePointer()); loc != nil {
+		return t.In(loc)
+	}
+	return t.UTC()
+}
+
+func encodeHashable(t reflect.Type) encoder {
+	fallback := newStructural(t)
+	return func(s *state, v reflect.Value) error {
+		if !v.CanInterface() {
+			return fallback(s, v)
+		}
+		if v.Kind() == reflect.Pointer && v.IsNil() {
+			s.byte1(0)
+			return nil
+		}
+		h, err := v.Interface().(hashstructure.Hashable).Hash()
+		if err != nil {
+			return fmt.Errorf("%s.Hash: %w", t, err)
+		}
+		s.byte1(1)
+		s.u64(h)
+		return nil
+	}
+}
+
+// newStructural is newEncoder ignoring the Hashable interface, for values
+// whose Hash method cannot be reached (unexported fields).
+func newStructural(t reflect.Type) encoder {
+	switch t.Kind() {
+	case reflect.Struct:
+		return structEncoder(t)
+	case reflect.Map:
+		return mapEncoder(t)
+	case reflect.Pointer:
+		return func(s *state, v reflect.Value) error {
+			if v.IsNil() {
+				s.byte1(0)
+				return nil
+			}
+			s.byte1(1)
+			return s.nested(func() error { return newStructural(t.Elem())(s, v.Elem()) })
+		}
+	}
+	return func(s *state, v reflect.Value) error {
+		return fmt.Errorf("type %s implements hashstructure.Hashable but is unexported here: %w", t, ErrUnhashable)
+	}
+}
+
+// KeyFrom is Key of the arguments all[i] for i in pos, without copying them
+// out: the core passes a call's whole argument list and the positions of
+// the key arguments.
+func (k *Keyer) KeyFrom(all []reflect.Value, pos []int) (string, error) {
+	s := getState()
+	defer putState(s)
+	for i, a := range k.args {
+		v := all[pos[i]]
+		if a.enc == nil {
+			if err := s.iface(v); err != nil {
+				return "", err
+			}
+			continue
+		}
+		s.u64(a.id)
+		if err := a.enc(s, v); err != nil {
+			return "", err
+		}
+	}
+	return s.key(), nil
+}
