@@ -95,6 +95,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -344,7 +345,7 @@ func (st *fnState) refresh(locked bool) error {
 		}
 		// The file shrank below what was read: read it again.
 	}
-	f, err := os.OpenFile(st.logPath, os.O_RDWR, 0)
+	f, err := openFile(st.logPath, true)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			st.reset(nil, nil)
@@ -769,6 +770,9 @@ func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
 
 // Set implements store.Store.
 func (s *Store) Set(ctx context.Context, fn, key string, e store.Entry) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
 	st := s.state(fn)
 	if s.o.SeparateFiles {
 		return st.setSeparate(ctx, key, e)
@@ -785,6 +789,9 @@ func (s *Store) Set(ctx context.Context, fn, key string, e store.Entry) error {
 
 // Mark implements store.Store.
 func (s *Store) Mark(ctx context.Context, fn, key, owner string, ttl time.Duration) (acquired bool, err error) {
+	if err := checkKey(key); err != nil {
+		return false, err
+	}
 	st := s.state(fn)
 	err = st.locked(ctx, func() error {
 		now := time.Now().UnixNano()
@@ -792,13 +799,27 @@ func (s *Store) Mark(ctx context.Context, fn, key, owner string, ttl time.Durati
 			return nil
 		}
 		acquired = true
-		st.wbuf = appendMark(st.wbuf[:0], key, owner, now+int64(ttl))
+		exp := now + int64(ttl)
+		if ttl > 0 && exp < now {
+			exp = math.MaxInt64 // a ttl past the year 2262
+		}
+		st.wbuf = appendMark(st.wbuf[:0], key, owner, exp)
 		return st.appendRecords(st.wbuf)
 	})
 	if err != nil {
 		return false, err
 	}
 	return acquired, nil
+}
+
+// maxKey is the longest key the log format holds.
+const maxKey = 1<<16 - 1
+
+func checkKey(key string) error {
+	if len(key) > maxKey {
+		return fmt.Errorf("cachier: file store: key of %d bytes, longer than %d", len(key), maxKey)
+	}
+	return nil
 }
 
 // Unmark implements store.Store.
@@ -989,7 +1010,7 @@ func decodeEntry(b []byte, full bool) (key string, t time.Time, value []byte, ok
 
 // readEntryHead reads the key and time of the entry file at path.
 func readEntryHead(path string) (key string, t time.Time, ok bool) {
-	f, err := os.Open(path)
+	f, err := openFile(path, false)
 	if err != nil {
 		return "", time.Time{}, false
 	}
@@ -1022,7 +1043,7 @@ func (st *fnState) getSeparate(key string) (store.Entry, error) {
 
 	path := filepath.Join(st.entDir, entryName(key))
 	var c centry
-	b, err := os.ReadFile(path)
+	b, err := readFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
@@ -1150,6 +1171,33 @@ func (st *fnState) removeStaleTemps() {
 	for _, p := range names {
 		if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() && time.Since(fi.ModTime()) >= staleTemp {
 			os.Remove(p)
+		}
+	}
+}
+
+// readFile reads a whole file, opened with openFile.
+func readFile(path string) ([]byte, error) {
+	f, err := openFile(path, false)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, fi.Size()+1)
+	for {
+		n, err := f.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
 		}
 	}
 }

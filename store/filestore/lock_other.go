@@ -11,3 +11,10 @@ func tryLock(*os.File) (bool, error) { return true, nil }
 func unlock(*os.File) error { return nil }
 
 func syncDir(string) error { return nil }
+
+func openFile(path string, rw bool) (*os.File, error) {
+	if rw {
+		return os.OpenFile(path, os.O_RDWR, 0)
+	}
+	return os.Open(path)
+}

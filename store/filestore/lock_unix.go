@@ -44,3 +44,11 @@ func syncDir(dir string) error {
 	}
 	return err
 }
+
+// openFile opens an existing file for reading, and writing with rw.
+func openFile(path string, rw bool) (*os.File, error) {
+	if rw {
+		return os.OpenFile(path, os.O_RDWR, 0)
+	}
+	return os.Open(path)
+}

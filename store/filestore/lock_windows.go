@@ -4,6 +4,7 @@ package filestore
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 
 	"golang.org/x/sys/windows"
@@ -33,3 +34,25 @@ func unlock(f *os.File) error {
 // syncDir is a no-op on Windows, where a directory cannot be opened for
 // syncing; NTFS journals the rename itself.
 func syncDir(string) error { return nil }
+
+// openFile opens an existing file for reading, and writing with rw,
+// sharing it for deletion, so that another process (or this one) can
+// rename a new version over it while it is open, as on Unix. os.Open does
+// not share deletion.
+func openFile(path string, rw bool) (*os.File, error) {
+	p, err := windows.UTF16PtrFromString(path)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	access := uint32(windows.GENERIC_READ)
+	if rw {
+		access |= windows.GENERIC_WRITE
+	}
+	h, err := windows.CreateFile(p, access,
+		windows.FILE_SHARE_READ|windows.FILE_SHARE_WRITE|windows.FILE_SHARE_DELETE,
+		nil, windows.OPEN_EXISTING, windows.FILE_ATTRIBUTE_NORMAL, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(h), path), nil
+}
