@@ -318,14 +318,16 @@ func TestLockTimeout(t *testing.T) {
 	}
 }
 
-// TestWait: a Wait returns once another store writes the key, and at once
-// when its context is done.
+// TestWait: a Wait returns once another store writes the key, after which
+// a Get finds it, with NoReload too; and Wait returns at once when its
+// context is done.
 func TestWait(t *testing.T) {
-	for _, l := range twoLayouts {
+	for _, l := range layouts {
 		t.Run(l.name, func(t *testing.T) {
 			dir := t.TempDir()
 			const fn = "pkg.F"
 			a, b := newStore(t, dir, l.o), newStore(t, dir, l.o)
+			value(t, b, fn, keyN(1)) // b has looked at the function
 			if ok, err := a.Mark(bg, fn, keyN(1), "a", time.Hour); !ok || err != nil {
 				t.Fatalf("Mark = %v, %v", ok, err)
 			}

@@ -82,7 +82,8 @@
 // in-memory view, which the process's own writes keep up to date. A write
 // (Set, Mark, Clear...) always brings the view up to date with the other
 // processes' writes first, since it must append after them and keep their
-// entries and marks.
+// entries and marks; so does Wait, by which a caller waits for another
+// process's calculation, whose result it is waiting to read.
 package filestore
 
 import (
@@ -927,7 +928,9 @@ func (s *Store) DeleteStale(ctx context.Context, fn string, cutoff time.Time) er
 
 // Wait implements store.Waiter: it returns when the function's log changes,
 // when the mark on key expires, after at most half a second, or when ctx is
-// done. It watches the file with a stat every few milliseconds.
+// done. It watches the file with a stat every few milliseconds, and brings
+// the in-memory view up to date before it returns, with NoReload too: a
+// caller waiting for another process's result then finds it.
 func (s *Store) Wait(ctx context.Context, fn, key string) error {
 	st := s.state(fn)
 	st.mu.Lock()
@@ -939,15 +942,22 @@ func (s *Store) Wait(ctx context.Context, fn, key string) error {
 		}
 	}
 	st.mu.Unlock()
+	// A waiter reads what changed even under NoReload, as cachier does
+	// while it waits: the result it waits for is another process's.
+	done := func() error {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		return st.refresh(false)
+	}
 	delay := time.Millisecond
 	for {
 		nfi, err := os.Stat(st.logPath)
 		if (err == nil) != (fi != nil) || (err == nil && (!os.SameFile(nfi, fi) || nfi.Size() != off)) {
-			return nil
+			return done()
 		}
 		left := time.Until(until)
 		if left <= 0 {
-			return nil
+			return done()
 		}
 		t := time.NewTimer(min(delay, left))
 		select {
