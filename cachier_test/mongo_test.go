@@ -2,9 +2,13 @@ package cachier_test
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -105,4 +109,115 @@ func sweepMongo(t *testing.T, ctx context.Context, db *mongo.Database) {
 			t.Logf("mongo sweep: %v", err)
 		}
 	}
+}
+
+// TestMongoFailOpen: with no MongoDB server at the store's address, and the
+// driver's 30-second default server selection, a decorated function still
+// returns its own results, each call within a bounded time.
+func TestMongoFailOpen(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	client, err := mongo.Connect(options.Client().ApplyURI("mongodb://" + addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Disconnect(context.Background())
+	coll := client.Database(mongoTestDB).Collection("failopen")
+	const timeout = 300 * time.Millisecond
+	var getterCalls atomic.Int32
+	st := mongostore.New(func(context.Context) (*mongo.Collection, error) {
+		getterCalls.Add(1)
+		return coll, nil
+	}, mongostore.WithTimeout(timeout))
+
+	var calls atomic.Int32
+	square := func(ctx context.Context, x int) (int, error) {
+		calls.Add(1)
+		return x * x, nil
+	}
+	if err := cachier.Decorate(&square, cachier.Tag("backend=mongo,name=mongo.failopen.square"), cachier.WithStore("mongo", st)); err != nil {
+		t.Fatal(err)
+	}
+	const n = 4
+	start := time.Now()
+	for i := range n {
+		got, err := square(context.Background(), i+2)
+		if err != nil || got != (i+2)*(i+2) {
+			t.Fatalf("square(%d) = %d, %v; want %d, nil", i+2, got, err, (i+2)*(i+2))
+		}
+	}
+	el := time.Since(start)
+	if c := calls.Load(); c != n {
+		t.Errorf("function called %d times for %d calls", c, n)
+	}
+	// A call makes a few store operations (look-up, mark, store, unmark),
+	// each bounded by the store's timeout: far below the driver's 30s.
+	if limit := n*4*timeout + 10*time.Second; el > limit {
+		t.Errorf("%d calls took %v with the server gone (limit %v)", n, el, limit)
+	}
+	t.Logf("%d calls with the server gone took %v (store timeout %v); getter called %d times", n, el, timeout, getterCalls.Load())
+}
+
+// TestMongoLazyGetter: a program decorates while its database is not yet
+// reachable (the getter fails); calls fail open meanwhile; once the getter
+// succeeds, results are cached in the real server.
+func TestMongoLazyGetter(t *testing.T) {
+	openMongo(t, t.TempDir()) // skips (or fails) unless the server answers
+	uri := testenv.Getenv("CACHIER_TEST_MONGO_URI", "mongodb://127.0.0.1:27017")
+	client, err := mongo.Connect(options.Client().ApplyURI(uri))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Disconnect(context.Background())
+	coll := client.Database(mongoTestDB).Collection("lazy_" + hex.EncodeToString(randBytes(t, 6)))
+	defer coll.Drop(context.Background())
+
+	var ready atomic.Bool
+	st := mongostore.New(func(context.Context) (*mongo.Collection, error) {
+		if !ready.Load() {
+			return nil, errors.New("database not reachable yet")
+		}
+		return coll, nil
+	})
+	var calls atomic.Int32
+	double := func(ctx context.Context, x int) (int, error) {
+		calls.Add(1)
+		return 2 * x, nil
+	}
+	if err := cachier.Decorate(&double, cachier.Tag("backend=mongo,name=mongo.lazy.double"), cachier.WithStore("mongo", st)); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for range 2 {
+		if got, err := double(ctx, 21); err != nil || got != 42 {
+			t.Fatalf("double(21) = %d, %v", got, err)
+		}
+	}
+	if c := calls.Load(); c != 2 {
+		t.Fatalf("with the getter failing, function called %d times for 2 calls, want 2", c)
+	}
+	ready.Store(true)
+	for range 3 {
+		if got, err := double(ctx, 21); err != nil || got != 42 {
+			t.Fatalf("double(21) = %d, %v", got, err)
+		}
+	}
+	if c := calls.Load(); c != 3 {
+		t.Fatalf("once the getter works, function called %d times in all, want 3 (2 failing open, 1 cached)", c)
+	}
+	if n, err := coll.CountDocuments(ctx, bson.D{{Key: "completed", Value: true}}); err != nil || n != 1 {
+		t.Fatalf("collection holds %d entries (%v), want 1", n, err)
+	}
+}
+
+func randBytes(t *testing.T, n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
