@@ -93,7 +93,7 @@ func runHelper(mode string, a helperArgs) error {
 		next, v := a.Keys, a.Version
 		for {
 			k := next // a new key, or an existing one overwritten
-			if next > 0 && rng.IntN(10) < 4 {
+			if next > 0 && rng.IntN(10) < 7 { // mostly overwrites: garbage, so compactions
 				k = rng.IntN(next)
 			} else {
 				next++

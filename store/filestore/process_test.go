@@ -1,11 +1,13 @@
 package filestore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -26,19 +28,24 @@ func TestKillWriter(t *testing.T) {
 			const fn = "example.com/app.Service.Fetch"
 			acked := map[int]int64{}
 			keys, version := 0, int64(1)
-			rounds := 25
+			rounds := 60
 			if testing.Short() {
 				rounds = 5
 			}
 			watcher := newStore(t, dir, l.o)
 			rng := rand.New(rand.NewPCG(1, 2))
 			ctx := context.Background()
+			var lastLog os.FileInfo
+			replaced := 0 // rounds in which the log was compacted
+			repaired := 0 // torn writes the next writer found and repaired
 			for round := range rounds {
 				cmd := helper(t, "writer", helperArgs{Dir: dir, Opts: l.o, Fn: fn, Keys: keys, Version: version, CompactMin: 8 << 10})
 				stdout, err := cmd.StdoutPipe()
 				if err != nil {
 					t.Fatal(err)
 				}
+				var stderr bytes.Buffer
+				cmd.Stderr = &stderr
 				if err := cmd.Start(); err != nil {
 					t.Fatal(err)
 				}
@@ -77,11 +84,18 @@ func TestKillWriter(t *testing.T) {
 					ack(line)
 				}
 				if err := cmd.Wait(); err == nil {
-					t.Fatalf("round %d: writer exited cleanly", round)
+					t.Fatalf("round %d: writer exited cleanly: %s", round, stderr.Bytes())
 				}
+				repaired += strings.Count(stderr.String(), "dropping a torn") + strings.Count(stderr.String(), "completing entry writes")
 				inflight := version // the write it may have been making
 				version++
 
+				if fi, err := os.Stat(watcher.state(fn).logPath); err == nil {
+					if lastLog != nil && !os.SameFile(fi, lastLog) {
+						replaced++
+					}
+					lastLog = fi
+				}
 				fresh := newStore(t, dir, l.o)
 				for si, s := range []*Store{fresh, watcher} {
 					for k, v := range acked {
@@ -103,7 +117,8 @@ func TestKillWriter(t *testing.T) {
 				}
 				fresh.Close()
 			}
-			t.Logf("%d rounds, %d keys, %d writes", rounds, len(acked), version)
+			t.Logf("%d rounds, %d keys, %d writes, log compacted in %d rounds, %d torn writes repaired",
+				rounds, len(acked), version, replaced, repaired)
 		})
 	}
 }
