@@ -92,7 +92,7 @@ func runHelper(mode string, a helperArgs) error {
 		rng := rand.New(rand.NewPCG(uint64(a.Version), 7))
 		next, v := a.Keys, a.Version
 		for {
-			k := next // a new key, or an existing one overwritten
+			k := next                         // a new key, or an existing one overwritten
 			if next > 0 && rng.IntN(10) < 7 { // mostly overwrites: garbage, so compactions
 				k = rng.IntN(next)
 			} else {
