@@ -140,7 +140,7 @@ func (f *fn) call(args []reflect.Value) []reflect.Value {
 	f.maybeCleanup(c)
 	if o != nil && o.overwrite {
 		c.say("overwrite: computing without reading the cache")
-		out, _ := c.compute(false)
+		out, _, _ := c.compute()
 		return out
 	}
 	return c.run()
@@ -291,7 +291,7 @@ func (c *callState) await(fl *flight) []reflect.Value {
 		return c.shared(time.Time{})
 	case <-timeout:
 		c.say("waited longer than wait_for_calc_timeout: computing", "timeout", c.p.waitTimeout)
-		out, _ := c.compute(false)
+		out, _, _ := c.compute()
 		return out
 	case <-c.ctx.Done():
 		return c.cancelled(c.ctx.Err())
@@ -321,7 +321,8 @@ func (c *callState) cancelled(err error) []reflect.Value {
 func (c *callState) computeMarked(staleTime time.Time) (out []reflect.Value, ok bool) {
 	f := c.f
 	if f.vs != nil { // in-process store: the flight is the mark
-		return c.compute(false)
+		out, ok, _ = c.compute()
+		return out, ok
 	}
 	owner := newOwner()
 	acquired, err := f.st.Mark(c.ctx, f.name, c.key, owner, f.p.MarkTTL)
@@ -337,16 +338,25 @@ func (c *callState) computeMarked(staleTime time.Time) (out []reflect.Value, ok 
 			return out, true
 		}
 	}
+	stored := false
 	if acquired {
+		// Another process may have stored the key between our lookup and
+		// our mark: look again before computing.
+		if out, ok := c.newerEntry(staleTime); ok {
+			_ = f.st.Unmark(c.ctx, f.name, c.key, owner)
+			c.say("stored by another process meanwhile")
+			return out, true
+		}
 		stop := f.heartbeat(c.key, owner)
-		defer stop()
 		defer func() {
-			if !ok { // failed or panicking: let others compute
+			stop()
+			if !stored { // failed, panicking or not stored: let others compute
 				_ = f.st.Unmark(context.WithoutCancel(c.ctx), f.name, c.key, owner)
 			}
 		}()
 	}
-	return c.compute(false)
+	out, ok, stored = c.compute()
+	return out, ok
 }
 
 // waitOther waits for another process's calculation of the key: it polls
@@ -370,12 +380,9 @@ func (c *callState) waitOther(owner string, staleTime time.Time) (out []reflect.
 		if err := c.ctx.Err(); err != nil {
 			return c.cancelled(err), false, true
 		}
-		e, err := f.st.Get(c.ctx, f.name, c.key)
-		if err == nil && e.Time.After(staleTime) {
-			if out, err := f.decodeOut(e.Value); err == nil && (c.p.allowNone || !f.isNone(out)) {
-				c.say("waited: got the other process's result", "waited", time.Since(start))
-				return out, false, true
-			}
+		if out, ok := c.newerEntry(staleTime); ok {
+			c.say("waited: got the other process's result", "waited", time.Since(start))
+			return out, false, true
 		}
 		got, err := f.st.Mark(c.ctx, f.name, c.key, owner, f.p.MarkTTL)
 		if err == nil && got {
@@ -392,6 +399,21 @@ func (c *callState) waitOther(owner string, staleTime time.Time) (out []reflect.
 		}
 		delay = min(delay*3/2, 250*time.Millisecond)
 	}
+}
+
+// newerEntry returns the key's entry if it is usable and newer than
+// staleTime (the time of the stale entry the call found; zero on a miss).
+func (c *callState) newerEntry(staleTime time.Time) ([]reflect.Value, bool) {
+	f := c.f
+	e, err := f.st.Get(c.ctx, f.name, c.key)
+	if err != nil || !e.Time.After(staleTime) {
+		return nil, false
+	}
+	out, err := f.decodeOut(e.Value)
+	if err != nil || !c.p.allowNone && f.isNone(out) {
+		return nil, false
+	}
+	return out, true
 }
 
 // heartbeat renews the key's mark every MarkTTL/3 until stop is called, so
@@ -417,61 +439,54 @@ func (f *fn) heartbeat(key, owner string) (stop func()) {
 }
 
 // compute calls the function and stores a successful result. ok reports
-// that the function succeeded (whether or not the result was stored).
-func (c *callState) compute(background bool) (out []reflect.Value, ok bool) {
+// that the function succeeded, stored that its result was written (which
+// also cleared the key's mark).
+func (c *callState) compute() (out []reflect.Value, ok, stored bool) {
 	f := c.f
 	out = f.orig.Call(c.args)
 	if e := f.sig.Err; e >= 0 && !out[e].IsNil() {
 		c.say("function returned an error: not stored", "error", out[e].Interface())
-		return out, false
+		return out, false, false
 	}
 	if !c.p.allowNone && f.isNone(out) {
 		c.say("nil result: not stored (allow_none is off)")
-		return out, true
+		return out, true, false
 	}
-	c.store(out)
-	return out, true
+	return out, true, c.store(out)
 }
 
 // store keeps out as the key's result, unless it is too large or cannot
-// be encoded; failures are logged, never returned.
-func (c *callState) store(out []reflect.Value) {
+// be encoded, and reports whether it did; failures are logged, never
+// returned.
+func (c *callState) store(out []reflect.Value) bool {
 	f := c.f
-	now := time.Now()
-	if f.vs != nil {
-		if limit := f.p.EntrySizeLimit; limit > 0 {
-			b, err := encode(f.values(out))
-			if err != nil {
-				f.logOnce("encode", "cachier: cannot encode a result; returned but not cached", err)
-				c.say("result cannot be encoded: not stored", "error", err)
-				return
-			}
-			if int64(len(b)) > int64(limit) {
-				c.say("result larger than entry_size_limit: not stored", "size", len(b), "limit", limit)
-				return
-			}
+	limit := int64(f.p.EntrySizeLimit)
+	var b []byte
+	if f.vs == nil || limit > 0 { // the memory store encodes only to measure
+		var err error
+		if b, err = encode(f.values(out)); err != nil {
+			f.logOnce("encode", "cachier: cannot encode a result; returned but not cached", err)
+			c.say("result cannot be encoded: not stored", "error", err)
+			return false
 		}
-		f.vs.SetValue(f.name, c.key, out, now)
+		if limit > 0 && int64(len(b)) > limit {
+			c.say("result larger than entry_size_limit: not stored", "size", len(b), "limit", limit)
+			return false
+		}
+	}
+	if f.vs != nil {
+		f.vs.SetValue(f.name, c.key, out, time.Now())
 		c.say("stored")
-		return
+		return true
 	}
-	b, err := encode(f.values(out))
-	if err != nil {
-		f.logOnce("encode", "cachier: cannot encode a result; returned but not cached", err)
-		c.say("result cannot be encoded: not stored", "error", err)
-		return
-	}
-	if limit := f.p.EntrySizeLimit; limit > 0 && int64(len(b)) > int64(limit) {
-		c.say("result larger than entry_size_limit: not stored", "size", len(b), "limit", limit)
-		return
-	}
-	if err := f.st.Set(context.WithoutCancel(c.ctx), f.name, c.key, store.Entry{Value: b, Time: now}); err != nil {
+	if err := f.st.Set(context.WithoutCancel(c.ctx), f.name, c.key, store.Entry{Value: b, Time: time.Now()}); err != nil {
 		f.storeFailed("set", err)
 		c.say("store failed: result not stored", "error", err)
-		return
+		return false
 	}
 	f.storeOK()
 	c.say("stored", "size", len(b))
+	return true
 }
 
 // refreshInBackground starts one background recalculation of a stale key,
@@ -506,7 +521,7 @@ func (c *callState) refreshInBackground() {
 func (c *callState) refresh(fl *flight) {
 	f := c.f
 	if f.vs != nil {
-		fl.out, fl.ok = c.compute(true)
+		fl.out, fl.ok, _ = c.compute()
 		return
 	}
 	owner := newOwner()
@@ -520,15 +535,14 @@ func (c *callState) refresh(fl *flight) {
 		return
 	}
 	stop := f.heartbeat(c.key, owner)
-	defer stop()
-	ok := false
+	stored := false
 	defer func() {
-		if !ok {
+		stop()
+		if !stored {
 			_ = f.st.Unmark(context.Background(), f.name, c.key, owner)
 		}
 	}()
-	fl.out, ok = c.compute(true)
-	fl.ok = ok
+	fl.out, fl.ok, stored = c.compute()
 }
 
 // maybeCleanup starts a background deletion of stale entries when

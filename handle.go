@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"reflect"
 	"time"
+
+	"github.com/cachier-go/cachier/store"
 )
 
 // A Handle manages the cache of one decorated function. Get it with Of.
@@ -39,6 +41,9 @@ func Of(target any) (*Handle, error) {
 // name (or name=), version, and a fingerprint of its argument and result
 // types. Stores keep the function's entries under it.
 func (h *Handle) Name() string { return h.f.name }
+
+// Store returns the store that keeps the function's entries, under Name.
+func (h *Handle) Store() store.Store { return h.f.st }
 
 // CacheDir returns the directory of the file backend, or "" for others.
 func (h *Handle) CacheDir() string { return h.f.cacheDir }
