@@ -226,7 +226,9 @@ func (c *callState) run() []reflect.Value {
 		found = false
 	}
 	if found && c.fresh(t) {
-		c.say("found: fresh", "age", time.Since(t))
+		if c.verbose() { // guarded: boxing the age would cost every hit an allocation
+			c.say("found: fresh", "age", time.Since(t))
+		}
 		return out
 	}
 	if found {

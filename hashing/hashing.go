@@ -328,7 +328,14 @@ func newEncoder(t reflect.Type) encoder {
 	case reflect.String:
 		return func(s *state, v reflect.Value) error { s.str(v.String()); return nil }
 	case reflect.Interface:
-		return func(s *state, v reflect.Value) error { return s.nested(func() error { return s.iface(v) }) }
+		return func(s *state, v reflect.Value) error {
+			if err := s.enter(); err != nil {
+				return err
+			}
+			err := s.iface(v)
+			s.depth--
+			return err
+		}
 	case reflect.Pointer:
 		elem := encoderFor(t.Elem())
 		return func(s *state, v reflect.Value) error {
@@ -337,7 +344,12 @@ func newEncoder(t reflect.Type) encoder {
 				return nil
 			}
 			s.byte1(1)
-			return s.nested(func() error { return elem(s, v.Elem()) })
+			if err := s.enter(); err != nil {
+				return err
+			}
+			err := elem(s, v.Elem())
+			s.depth--
+			return err
 		}
 	case reflect.Slice:
 		if t.Elem().Kind() == reflect.Uint8 && t.Elem() == reflect.TypeOf(byte(0)) {
@@ -375,14 +387,17 @@ func newEncoder(t reflect.Type) encoder {
 	}
 }
 
-func (s *state) nested(f func() error) error {
+// enter goes one level deeper; the caller decrements s.depth when done.
+func (s *state) enter() error {
 	s.depth++
-	defer func() { s.depth-- }()
 	if s.depth > maxDepth {
-		return fmt.Errorf("value nested deeper than %d levels (cyclic?): %w", maxDepth, ErrUnhashable)
+		s.depth--
+		return errTooDeep
 	}
-	return f()
+	return nil
 }
+
+var errTooDeep = fmt.Errorf("value nested deeper than %d levels (cyclic?): %w", maxDepth, ErrUnhashable)
 
 func (s *state) sequence(v reflect.Value, elem encoder) error {
 	n := v.Len()
@@ -395,49 +410,87 @@ func (s *state) sequence(v reflect.Value, elem encoder) error {
 	return nil
 }
 
-// unordered encodes the n items that each(i, sub) writes, independently of
-// their order: each item is hashed on its own, and the digests are summed.
-func (s *state) unordered(n int, each func(i int, sub *state) error) error {
+// An unordered set of items is encoded independently of their order: each
+// item is encoded into sub and hashed on its own, and the digests summed.
+type unordered struct {
+	sub    *state
+	hi, lo uint64
+	n      int
+}
+
+func (s *state) beginUnordered() (*unordered, error) {
+	if s.depth+1 > maxDepth {
+		return nil, errTooDeep
+	}
 	sub := getState()
-	defer putState(sub)
 	sub.depth = s.depth + 1
-	if sub.depth > maxDepth {
-		return fmt.Errorf("value nested deeper than %d levels (cyclic?): %w", maxDepth, ErrUnhashable)
+	return &unordered{sub: sub}, nil
+}
+
+// item starts the next item; the caller then encodes it into u.sub.
+func (u *unordered) item() { u.flush(); u.sub.b = u.sub.b[:0]; u.n++ }
+
+func (u *unordered) flush() {
+	if u.n > 0 {
+		h := xxh3.Hash128(u.sub.b)
+		u.hi += h.Hi
+		u.lo += h.Lo
 	}
-	var hi, lo uint64
-	for i := range n {
-		sub.b = sub.b[:0]
-		if err := each(i, sub); err != nil {
-			return err
-		}
-		h := xxh3.Hash128(sub.b)
-		hi += h.Hi
-		lo += h.Lo
-	}
-	s.b = binary.AppendUvarint(s.b, uint64(n))
-	s.u64(hi)
-	s.u64(lo)
-	return nil
+}
+
+func (u *unordered) end(s *state) {
+	u.flush()
+	putState(u.sub)
+	s.b = binary.AppendUvarint(s.b, uint64(u.n))
+	s.u64(u.hi)
+	s.u64(u.lo)
 }
 
 func mapEncoder(t reflect.Type) encoder {
-	kenc, venc := encoderFor(t.Key()), encoderFor(t.Elem())
+	kt, vt := t.Key(), t.Elem()
+	kenc, venc := encoderFor(kt), encoderFor(vt)
 	return func(s *state, v reflect.Value) error {
 		if v.IsNil() {
 			s.byte1(0)
 			return nil
 		}
 		s.byte1(1)
-		it := v.MapRange()
-		return s.unordered(v.Len(), func(_ int, sub *state) error {
-			if !it.Next() {
-				return errors.New("map changed while being hashed")
+		u, err := s.beginUnordered()
+		if err != nil {
+			return err
+		}
+		var it reflect.MapIter
+		it.Reset(v)
+		// Reuse one key and one value for every entry where reflect allows
+		// (SetIterKey refuses maps reached through unexported fields).
+		var k, e reflect.Value
+		reuse := v.CanInterface()
+		if reuse {
+			k, e = reflect.New(kt).Elem(), reflect.New(vt).Elem()
+		}
+		for it.Next() {
+			u.item()
+			if reuse {
+				k.SetIterKey(&it)
+				e.SetIterValue(&it)
+			} else {
+				k, e = it.Key(), it.Value()
 			}
-			if err := kenc(sub, it.Key()); err != nil {
+			if err := kenc(u.sub, k); err != nil {
+				putState(u.sub)
 				return err
 			}
-			return venc(sub, it.Value())
-		})
+			if err := venc(u.sub, e); err != nil {
+				putState(u.sub)
+				return err
+			}
+		}
+		if u.n != v.Len() {
+			putState(u.sub)
+			return errors.New("map changed while being hashed")
+		}
+		u.end(s)
+		return nil
 	}
 }
 
@@ -449,7 +502,19 @@ func setEncoder(t reflect.Type) encoder {
 			return nil
 		}
 		s.byte1(1)
-		return s.unordered(v.Len(), func(i int, sub *state) error { return elem(sub, v.Index(i)) })
+		u, err := s.beginUnordered()
+		if err != nil {
+			return err
+		}
+		for i := range v.Len() {
+			u.item()
+			if err := elem(u.sub, v.Index(i)); err != nil {
+				putState(u.sub)
+				return err
+			}
+		}
+		u.end(s)
+		return nil
 	}
 }
 
@@ -556,7 +621,12 @@ func newStructural(t reflect.Type) encoder {
 				return nil
 			}
 			s.byte1(1)
-			return s.nested(func() error { return newStructural(t.Elem())(s, v.Elem()) })
+			if err := s.enter(); err != nil {
+				return err
+			}
+			err := newStructural(t.Elem())(s, v.Elem())
+			s.depth--
+			return err
 		}
 	}
 	return func(s *state, v reflect.Value) error {

@@ -1,0 +1,109 @@
+package cachier_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+
+	"github.com/cachier-go/cachier"
+)
+
+func add(a, b int) int { return a + b }
+
+// BenchmarkDirect is the bare function, for scale.
+func BenchmarkDirect(b *testing.B) {
+	f := add
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		_ = f(i&1023, 7)
+	}
+}
+
+func mustDecorate(b *testing.B, target any, spec string) {
+	b.Helper()
+	if err := cachier.Decorate(target, cachier.Tag(spec)); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkHitMemory is a memory-backend hit of func(a, b int) int.
+func BenchmarkHitMemory(b *testing.B) {
+	f := add
+	mustDecorate(b, &f, "backend=memory,name=bench.hit")
+	for i := range 1024 {
+		f(i, 7)
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		_ = f(i&1023, 7)
+	}
+}
+
+// BenchmarkHitMemoryParallel is the same hit from every core at once.
+func BenchmarkHitMemoryParallel(b *testing.B) {
+	f := add
+	mustDecorate(b, &f, "backend=memory,name=bench.hitpar")
+	for i := range 1024 {
+		f(i, 7)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			_ = f(i&1023, 7)
+			i++
+		}
+	})
+}
+
+type benchQuery struct {
+	Table  string
+	IDs    []int
+	Params map[string]string
+}
+
+// BenchmarkHitMemoryStruct is a hit whose argument is a struct holding a
+// string, a slice and a map.
+func BenchmarkHitMemoryStruct(b *testing.B) {
+	f := func(ctx context.Context, q benchQuery) (int, error) { return len(q.IDs), nil }
+	mustDecorate(b, &f, "backend=memory,name=bench.struct")
+	q := benchQuery{Table: "users", IDs: []int{1, 2, 3, 4, 5, 6, 7, 8}, Params: map[string]string{"active": "true", "region": "eu", "tier": "gold"}}
+	ctx := context.Background()
+	f(ctx, q)
+	b.ReportAllocs()
+	for b.Loop() {
+		_, _ = f(ctx, q)
+	}
+}
+
+// BenchmarkMissMemory is the overhead of a miss (hash, lookup, compute,
+// store) over the bare function: every call has new arguments.
+func BenchmarkMissMemory(b *testing.B) {
+	f := add
+	mustDecorate(b, &f, "backend=memory,name=bench.miss")
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		_ = f(i, 7)
+	}
+}
+
+// BenchmarkHitFile is a hit on the embedded file store, decoding included.
+func BenchmarkHitFile(b *testing.B) {
+	for _, layout := range []string{"", ",separate_files"} {
+		name := "log"
+		if layout != "" {
+			name = "separate"
+		}
+		b.Run(name, func(b *testing.B) {
+			f := func(s string) (string, error) { return s + "!", nil }
+			mustDecorate(b, &f, "backend=file,name=bench.file"+name+",cache_dir="+b.TempDir()+layout)
+			for i := range 100 {
+				f(strconv.Itoa(i))
+			}
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				_, _ = f(strconv.Itoa(i % 100))
+			}
+		})
+	}
+}
