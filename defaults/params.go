@@ -132,6 +132,9 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	if rest != "" {
 		d, err := time.ParseDuration(rest)
+		if err == nil && (strings.HasPrefix(rest, "-") || strings.HasPrefix(rest, "+")) && rest != t {
+			err = errors.New("sign inside a duration")
+		}
 		if err != nil {
 			return 0, fmt.Errorf("invalid duration %q: want Go syntax (90s, 72h) or d and w units (3d, 2w)", s)
 		}
