@@ -24,7 +24,7 @@
 //
 //	{_id: "<len(key)>:<key>:<fn>", fn: <function identity>, key: <key>,
 //	 value: <binary>, time: <date>, stale: false, processing: <bool>,
-//	 completed: <bool>, owner: <mark owner>, expires: <date>}
+//	 completed: <bool>, owner: <mark owner>, expires: <date>, token: <random>}
 //
 // with a unique index on (fn, key), named "cachier_fn_key", which the store
 // creates (if missing) the first time it gets the collection. The _id is
@@ -37,24 +37,32 @@
 //
 // # Being-calculated marks
 //
-// Mark sets processing, owner and expires on the key's document with one
-// upsert whose filter matches only when the key has no mark, an expired
-// mark, or owner's own mark. When another owner holds a live mark the filter
-// matches nothing, the upsert tries to insert a second document for (fn,
-// key), and the unique index refuses it with a duplicate-key error: exactly
-// one of any number of concurrent callers, in any process, gets the mark. A
-// mark on a key that has no entry yet creates a document with completed
-// false, which Get reports as store.ErrNotFound; a mark on an existing entry
-// leaves its value and time alone. Expiry is judged by the clocks of the
-// processes sharing the store, which should therefore be roughly in step
-// (within a small fraction of the marks' ttl).
+// A mark is the fields processing, owner and expires of the key's document.
+// Mark reads the document by _id first, so a waiter polling a key that
+// another owner is computing learns it from one read. Otherwise:
 //
-// On a genuine mongod each update is atomic. FerretDB v1 applies an update as
-// a read followed by a write, without a transaction: there the insert of a
-// mark on a key without one still has exactly one winner (the unique index
-// decides), but two callers taking over the same expired mark at the same
-// moment may both be told they hold it. That costs a duplicate calculation
-// after a crash, never a wrong result.
+//   - No document (no entry, no mark): Mark inserts one with completed false
+//     and owner's mark. Of any number of concurrent callers in any number of
+//     processes, exactly one insert succeeds; the rest get a duplicate-key
+//     error and read again. Get reports such a document as store.ErrNotFound.
+//   - A free or expired mark on a document: the document carries a random
+//     token, and Mark first inserts a claim document whose _id names that
+//     token. Exactly one caller's claim insert succeeds; it then sets its
+//     mark and a new token with an update conditional on the old token, and
+//     deletes the claim. The value and time of the entry are left alone.
+//   - owner's own mark: an update conditional on owner and token extends it.
+//
+// On a genuine mongod the conditional update alone would make a takeover
+// atomic. The claim makes it atomic on FerretDB v1 too, which applies an
+// update as a read followed by a write without a transaction: there a unique
+// insert is the one operation that has exactly one winner. A claim whose
+// maker died before marking stops counting after 30 seconds. Claim
+// documents have completed false and a key that no entry uses (key + "#…"),
+// so they are invisible to Get and removed by Clear and ClearMarks.
+//
+// Expiry is judged by the clocks of the processes sharing the store, which
+// should therefore be roughly in step (within a small fraction of the marks'
+// ttl).
 //
 // The store does not implement store.Waiter (change streams need a replica
 // set, and FerretDB has none): waiters poll.
@@ -68,8 +76,8 @@
 //
 // # Compatibility
 //
-// The store uses only plain finds, updates with $set, $unset and
-// $setOnInsert, deletes and one unique index, which both a genuine mongod
+// The store uses only finds by equality, inserts, updates with $set, $unset
+// and $setOnInsert, deletes, and one unique index, which both a genuine mongod
 // and FerretDB v1 support; its tests run against FerretDB (see
 // scripts/services/mongo.sh).
 package mongostore
@@ -77,6 +85,8 @@ package mongostore
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -111,6 +121,8 @@ const (
 	fieldCompleted  = "completed"
 	fieldOwner      = "owner"
 	fieldExpires    = "expires"
+	fieldToken      = "token"   // names the mark state; replaced by each mark taken over
+	fieldClaimed    = "claimed" // in a claim document: when it was made
 )
 
 // Store is a store.Store in a MongoDB collection. It is safe for concurrent
@@ -264,6 +276,7 @@ func (s *Store) Set(ctx context.Context, fn, key string, e store.Entry) error {
 			{Key: fieldCompleted, Value: true},
 		}},
 		{Key: "$unset", Value: bson.D{{Key: fieldOwner, Value: ""}, {Key: fieldExpires, Value: ""}}},
+		{Key: "$setOnInsert", Value: bson.D{{Key: fieldToken, Value: newToken()}}},
 	}
 	opts := options.UpdateOne().SetUpsert(true)
 	_, err = c.UpdateOne(ctx, idFilter(fn, key), update, opts)
@@ -286,62 +299,150 @@ func (s *Store) Mark(ctx context.Context, fn, key, owner string, ttl time.Durati
 		return false, err
 	}
 	defer cancel()
-	now := time.Now()
-	id := docID(fn, key)
-
-	// Read first: a waiter polling a key another owner is computing learns
-	// it without a write. The read is a lookup by _id, cheap everywhere; the
-	// conditional update below makes FerretDB scan the collection.
-	raw, err := c.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, markOpts).Raw()
-	switch {
-	case errors.Is(err, mongo.ErrNoDocuments):
-	case err != nil:
+	acquired, err := s.mark(ctx, c, fn, key, owner, ttl)
+	if err != nil {
 		return false, fmt.Errorf("cachier: mongo mark %s %s: %w", fn, key, err)
-	default:
+	}
+	return acquired, nil
+}
+
+func (s *Store) mark(ctx context.Context, c *mongo.Collection, fn, key, owner string, ttl time.Duration) (bool, error) {
+	id := docID(fn, key)
+	// A pass ends in an answer unless the document changed under it (it
+	// was created, or its token moved on): then the next pass sees why.
+	for range 3 {
+		now := time.Now()
+		expires := bson.NewDateTimeFromTime(now.Add(ttl))
+		raw, err := c.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, markOpts).Raw()
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			// No entry and no mark: the insert that creates the document
+			// is the mark, and the _id lets exactly one caller make it.
+			_, err := c.InsertOne(ctx, bson.D{
+				{Key: "_id", Value: id},
+				{Key: fieldFn, Value: fn},
+				{Key: fieldKey, Value: key},
+				{Key: fieldStale, Value: false},
+				{Key: fieldProcessing, Value: true},
+				{Key: fieldCompleted, Value: false},
+				{Key: fieldOwner, Value: owner},
+				{Key: fieldExpires, Value: expires},
+				{Key: fieldToken, Value: newToken()},
+			})
+			if mongo.IsDuplicateKeyError(err) {
+				continue // created meanwhile: look again
+			}
+			return err == nil, err
+		}
+		if err != nil {
+			return false, err
+		}
 		processing, _ := raw.Lookup(fieldProcessing).BooleanOK()
 		holder, _ := raw.Lookup(fieldOwner).StringValueOK()
-		expires, _ := raw.Lookup(fieldExpires).TimeOK()
-		if processing && holder != owner && expires.After(now) {
-			return false, nil
+		until, _ := raw.Lookup(fieldExpires).TimeOK()
+		token, _ := raw.Lookup(fieldToken).StringValueOK()
+		live := processing && until.After(now)
+		switch {
+		case live && holder != owner:
+			return false, nil // a waiter learns it from one read
+		case processing && holder == owner:
+			// owner extends its own mark, as long as nobody has taken it.
+			res, err := c.UpdateOne(ctx,
+				bson.D{{Key: "_id", Value: id}, {Key: fieldOwner, Value: owner}, {Key: fieldToken, Value: token}},
+				bson.D{{Key: "$set", Value: bson.D{{Key: fieldProcessing, Value: true}, {Key: fieldExpires, Value: expires}}}})
+			if err != nil {
+				return false, err
+			}
+			if res.MatchedCount == 1 {
+				return true, nil
+			}
+			continue
+		}
+		// Free or expired: claim the document's current token, then move
+		// the document to a new token with owner's mark.
+		claim, won, err := s.claim(ctx, c, fn, key, id, token, now)
+		if err != nil || !won {
+			return false, err
+		}
+		res, err := c.UpdateOne(ctx,
+			bson.D{{Key: "_id", Value: id}, {Key: fieldToken, Value: token}},
+			bson.D{{Key: "$set", Value: bson.D{
+				{Key: fieldProcessing, Value: true},
+				{Key: fieldOwner, Value: owner},
+				{Key: fieldExpires, Value: expires},
+				{Key: fieldToken, Value: newToken()},
+			}}})
+		// The claim is spent either way: the token it names is gone, or
+		// the document was deleted.
+		if _, derr := c.DeleteOne(ctx, bson.D{{Key: "_id", Value: claim}}); err == nil && derr != nil {
+			err = derr
+		}
+		if err != nil {
+			return false, err
+		}
+		if res.MatchedCount == 1 {
+			return true, nil
 		}
 	}
-
-	filter := bson.D{
-		{Key: "_id", Value: id},
-		{Key: "$or", Value: bson.A{
-			bson.D{{Key: fieldProcessing, Value: bson.D{{Key: "$ne", Value: true}}}},
-			bson.D{{Key: fieldExpires, Value: bson.D{{Key: "$lte", Value: bson.NewDateTimeFromTime(now)}}}},
-			bson.D{{Key: fieldOwner, Value: owner}},
-		}},
-	}
-	update := bson.D{
-		{Key: "$set", Value: bson.D{
-			{Key: fieldProcessing, Value: true},
-			{Key: fieldOwner, Value: owner},
-			{Key: fieldExpires, Value: bson.NewDateTimeFromTime(now.Add(ttl))},
-		}},
-		// Only when the mark creates the document: no entry yet.
-		{Key: "$setOnInsert", Value: bson.D{
-			{Key: fieldFn, Value: fn},
-			{Key: fieldKey, Value: key},
-			{Key: fieldStale, Value: false},
-			{Key: fieldCompleted, Value: false},
-		}},
-	}
-	_, err = c.UpdateOne(ctx, filter, update, options.UpdateOne().SetUpsert(true))
-	switch {
-	case mongo.IsDuplicateKeyError(err):
-		return false, nil // the document exists and another owner's live mark kept the filter from matching
-	case err != nil:
-		return false, fmt.Errorf("cachier: mongo mark %s %s: %w", fn, key, err)
-	}
-	return true, nil
+	return false, nil
 }
+
+// claim inserts the claim document that entitles one caller to replace the
+// token of document id: the unique _id lets exactly one caller insert it.
+// A claim left behind by a caller that died between claiming and marking
+// stops counting after staleClaim, and the next attempt number is claimed.
+func (s *Store) claim(ctx context.Context, c *mongo.Collection, fn, key, id, token string, now time.Time) (claim string, won bool, err error) {
+	for attempt := range maxClaimAttempts {
+		n := strconv.Itoa(attempt)
+		claim = "claim:" + token + ":" + n + ":" + id
+		_, err := c.InsertOne(ctx, bson.D{
+			{Key: "_id", Value: claim},
+			{Key: fieldFn, Value: fn},
+			{Key: fieldKey, Value: key + "#claim:" + token + ":" + n}, // apart from every key, under the unique index
+			{Key: fieldCompleted, Value: false},
+			{Key: fieldClaimed, Value: bson.NewDateTimeFromTime(now)},
+		})
+		if err == nil {
+			return claim, true, nil
+		}
+		if !mongo.IsDuplicateKeyError(err) {
+			return "", false, err
+		}
+		raw, err := c.FindOne(ctx, bson.D{{Key: "_id", Value: claim}}).Raw()
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return "", false, nil // spent: its winner has marked the key
+		}
+		if err != nil {
+			return "", false, err
+		}
+		if at, _ := raw.Lookup(fieldClaimed).TimeOK(); at.After(now.Add(-staleClaim)) {
+			return "", false, nil // another caller is marking the key right now
+		}
+	}
+	return "", false, nil
+}
+
+// newToken returns a random token for a document's mark state.
+func newToken() string {
+	var b [12]byte
+	rand.Read(b[:]) // never fails (crypto/rand)
+	return hex.EncodeToString(b[:])
+}
+
+const (
+	// staleClaim is how long a claim counts when its maker neither marks
+	// the key nor deletes the claim (it died in between). It exceeds any
+	// sensible operation timeout.
+	staleClaim = 30 * time.Second
+
+	// maxClaimAttempts bounds the stale claims skipped on one token.
+	maxClaimAttempts = 8
+)
 
 var markOpts = options.FindOne().SetProjection(bson.D{
 	{Key: fieldProcessing, Value: 1},
 	{Key: fieldOwner, Value: 1},
 	{Key: fieldExpires, Value: 1},
+	{Key: fieldToken, Value: 1},
 })
 
 var unmarkUpdate = bson.D{
