@@ -294,34 +294,33 @@ func hook(from, to reflect.Type, data any) (any, error) {
 // key and value.
 func Apply(p Params, spec Spec) (Params, error) {
 	for _, pair := range spec.Pairs {
+		var hookErr error // the value's own fault, without the decoder's wrapping
 		d, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
 			ErrorUnused:      true,
 			WeaklyTypedInput: true,
-			DecodeHook:       hook,
-			Result:           &p,
+			DecodeHook: func(from, to reflect.Type, data any) (any, error) {
+				v, err := hook(from, to, data)
+				if err != nil {
+					hookErr = err
+				}
+				return v, err
+			},
+			Result: &p,
 		})
 		if err == nil {
 			err = d.Decode(map[string]string{pair.Key: pair.Value})
+		}
+		if hookErr != nil {
+			err = hookErr
 		}
 		if err == nil {
 			err = p.check(pair.Key)
 		}
 		if err != nil {
-			return Params{}, &KeyError{Key: pair.Key, Value: pair.Value, Err: cleanErr(err)}
+			return Params{}, &KeyError{Key: pair.Key, Value: pair.Value, Err: err}
 		}
 	}
 	return p, nil
-}
-
-// cleanErr strips mapstructure's decoding prefix from err, keeping the reason.
-func cleanErr(err error) error {
-	msg := err.Error()
-	if i := strings.LastIndex(msg, "error decoding '"); i >= 0 {
-		if j := strings.Index(msg[i:], "': "); j >= 0 {
-			return errors.New(strings.TrimSpace(msg[i+j+3:]))
-		}
-	}
-	return err
 }
 
 // check validates the value just decoded for key.
