@@ -34,10 +34,11 @@
 // than the identity itself because identities have no length bound while
 // index keys do (3072 bytes in InnoDB, about 768 characters of utf8mb4): the
 // same layout then works on every database. Keys are limited to 255 bytes,
-// which the core's 32-character keys are far from. Times are integers, not
-// the databases' timestamp types, so that they keep microseconds everywhere,
-// need no parseTime or time-zone setting in the DSN, and compare the same on
-// every database.
+// which the core's 32-character keys are far from; neither identities nor
+// keys may contain NUL bytes, which PostgreSQL's TEXT refuses. Times are
+// integers, not the databases' timestamp types, so that they keep
+// microseconds everywhere, need no parseTime or time-zone setting in the
+// DSN, and compare the same on every database.
 //
 // # Marks
 //
