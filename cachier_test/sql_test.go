@@ -1,20 +1,31 @@
 package cachier_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
 	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
-	_ "github.com/go-sql-driver/mysql"
+	"github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/jmoiron/sqlx"
 	_ "github.com/mattn/go-sqlite3"
 
 	"github.com/cachier-go/cachier"
 	"github.com/cachier-go/cachier/internal/testenv"
+	"github.com/cachier-go/cachier/store"
 	"github.com/cachier-go/cachier/store/sqlstore"
 )
 
@@ -126,4 +137,295 @@ func sweepSQLTables(t *testing.T, db *sqlx.DB, table string) {
 		}
 		_, _ = db.ExecContext(ctx, db.Rebind(`DELETE FROM cachier_ct_tables WHERE name = ?`), name)
 	}
+}
+
+// TestSQLOutage: a function decorated over the sql backend keeps returning
+// its own results, within a bound, while the database is closed (SQLite) or
+// unreachable (a server behind a proxy that stops answering), logs the
+// failure, serves from the cache again once the server is back, and leaves
+// no goroutine behind.
+func TestSQLOutage(t *testing.T) {
+	const opTimeout = 500 * time.Millisecond
+	for _, tc := range []struct {
+		name, driver, service, dsn string
+	}{
+		{"sqlite", "sqlite3", "", ""},
+		{"postgres", "pgx", "PostgreSQL", testenv.Getenv("CACHIER_TEST_PG_DSN", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")},
+		{"mysql", "mysql", "MySQL/MariaDB", testenv.Getenv("CACHIER_TEST_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/test")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := runtime.NumGoroutine()
+			var (
+				db    *sqlx.DB
+				proxy *sqlProxy
+				table = sqlstore.DefaultTable
+			)
+			if tc.driver == "sqlite3" {
+				var err error
+				if db, err = sqlx.Open("sqlite3", "file:"+filepath.Join(t.TempDir(), "c.db")+"?_busy_timeout=10000&_journal_mode=WAL"); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				direct, err := sqlx.Open(tc.driver, tc.dsn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				err = direct.PingContext(ctx)
+				cancel()
+				if err != nil {
+					direct.Close()
+					testenv.Unavailable(t, tc.service, tc.dsn, err)
+				}
+				h := sha256.Sum256([]byte(t.TempDir()))
+				table = "cachier_ct_" + hex.EncodeToString(h[:8])
+				sweepSQLTables(t, direct, table)
+				direct.Close()
+				dsn, addr, err := sqlDSNVia(tc.driver, tc.dsn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				proxy = startSQLProxy(t, addr)
+				if db, err = sqlx.Open(tc.driver, dsn(proxy.addr())); err != nil {
+					t.Fatal(err)
+				}
+			}
+			st, err := sqlstore.New(db, sqlstore.WithTable(table), sqlstore.WithTimeout(opTimeout))
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			var logs sqlLogBuffer
+			old := slog.Default()
+			slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+			defer slog.SetDefault(old)
+
+			var calls atomic.Int32
+			square := func(ctx context.Context, x int) (int, error) {
+				calls.Add(1)
+				return x * x, nil
+			}
+			name := "sql.outage.square." + uniq()
+			if err := cachier.Decorate(&square, cachier.Tag("backend=sql,name="+name), cachier.WithStore("sql", st)); err != nil {
+				t.Fatal(err)
+			}
+			call := func(x int) (ran bool, took time.Duration) {
+				t.Helper()
+				n := calls.Load()
+				start := time.Now()
+				got, err := square(context.Background(), x)
+				took = time.Since(start)
+				if err != nil || got != x*x {
+					t.Fatalf("square(%d) = %d, %v; want %d, nil", x, got, err, x*x)
+				}
+				return calls.Load() != n, took
+			}
+			if ran, _ := call(3); !ran {
+				t.Fatal("first call did not run the function")
+			}
+			if ran, _ := call(3); ran {
+				t.Fatal("second call ran the function: not cached")
+			}
+
+			if proxy != nil {
+				proxy.setDown(true)
+			} else {
+				db.Close()
+			}
+			// A call makes a few store operations (look-up, mark, write),
+			// each bounded by the store's timeout.
+			const bound = 4*opTimeout + 3*time.Second
+			for _, x := range []int{3, 4, 3, 4} {
+				ran, took := call(x)
+				t.Logf("square(%d) during the outage: ran %v, took %v", x, ran, took.Round(time.Millisecond))
+				if !ran {
+					t.Errorf("square(%d) did not run the function during the outage", x)
+				}
+				if took > bound {
+					t.Errorf("square(%d) took %v during the outage (bound %v)", x, took, bound)
+				}
+			}
+			if !strings.Contains(logs.String(), "store failed") {
+				t.Errorf("the store failure was not logged; log:\n%s", logs.String())
+			}
+
+			if proxy != nil {
+				proxy.setDown(false)
+				// The pool drops the connections the outage broke, one per
+				// failed call at most; the store answers again within a bound.
+				deadline := time.Now().Add(15 * time.Second)
+				for {
+					_, err := st.Get(context.Background(), "probe", "00000000000000000000000000000000")
+					if errors.Is(err, store.ErrNotFound) {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("store still failing 15s after the outage: %v", err)
+					}
+				}
+				call(5)
+				if ran, _ := call(5); ran {
+					t.Error("after the outage, a repeated call ran the function: not cached")
+				}
+				if ran, _ := call(3); ran {
+					t.Error("after the outage, the entry cached before it was not served")
+				}
+			}
+
+			st.Close()
+			db.Close()
+			if proxy != nil {
+				proxy.close()
+			}
+			sqlCheckGoroutines(t, before)
+		})
+	}
+}
+
+// sqlDSNVia returns a function that rewrites dsn to reach its server at
+// another address, and the server's own address.
+func sqlDSNVia(driver, dsn string) (func(addr string) string, string, error) {
+	if driver == "mysql" {
+		cfg, err := mysql.ParseDSN(dsn)
+		if err != nil {
+			return nil, "", err
+		}
+		target := cfg.Addr
+		return func(addr string) string {
+			c := cfg.Clone()
+			c.Net, c.Addr = "tcp", addr
+			return c.FormatDSN()
+		}, target, nil
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return nil, "", err
+	}
+	target := u.Host
+	if u.Port() == "" {
+		target = u.Hostname() + ":5432"
+	}
+	return func(addr string) string {
+		v := *u
+		v.Host = addr
+		return v.String()
+	}, target, nil
+}
+
+// sqlCheckGoroutines waits, up to a deadline, for the goroutine count to
+// fall back to before; goroutines of closed connections end asynchronously.
+func sqlCheckGoroutines(t *testing.T, before int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines left, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// sqlLogBuffer collects slog output from any goroutine.
+type sqlLogBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *sqlLogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *sqlLogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// A sqlProxy forwards TCP connections to a database server until it is set
+// down; then it answers nothing and forwards nothing while keeping every
+// connection open, as a hung server or a network dropping packets does.
+type sqlProxy struct {
+	ln     net.Listener
+	target string
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	down    bool
+	clients map[net.Conn]bool
+	servers map[net.Conn]bool
+}
+
+func startSQLProxy(t *testing.T, target string) *sqlProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &sqlProxy{ln: ln, target: target, clients: map[net.Conn]bool{}, servers: map[net.Conn]bool{}}
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(p.close)
+	return p
+}
+
+func (p *sqlProxy) addr() string { return p.ln.Addr().String() }
+
+func (p *sqlProxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		p.clients[c] = true
+		down := p.down
+		p.mu.Unlock()
+		if down {
+			continue // held open, never answered
+		}
+		s, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.servers[s] = true
+		p.mu.Unlock()
+		p.wg.Add(2)
+		go func() { defer p.wg.Done(); _, _ = io.Copy(s, c) }()
+		go func() { defer p.wg.Done(); _, _ = io.Copy(c, s) }()
+	}
+}
+
+// setDown starts the outage (server sides cut, clients left hanging) or
+// ends it (the hanging clients closed, so their pools replace them).
+func (p *sqlProxy) setDown(down bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = down
+	m := &p.clients
+	if down {
+		m = &p.servers
+	}
+	for c := range *m {
+		c.Close()
+	}
+	*m = map[net.Conn]bool{}
+}
+
+func (p *sqlProxy) close() {
+	p.ln.Close()
+	p.mu.Lock()
+	for _, m := range []map[net.Conn]bool{p.clients, p.servers} {
+		for c := range m {
+			c.Close()
+		}
+	}
+	p.clients, p.servers = map[net.Conn]bool{}, map[net.Conn]bool{}
+	p.mu.Unlock()
+	p.wg.Wait()
 }
