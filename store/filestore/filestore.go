@@ -120,6 +120,11 @@ var compactMin int64 = 256 << 10
 // every Get, where the read costs little beside decoding them.
 const cacheMax = 16 << 10
 
+// cacheBudget bounds the bytes of values the separate-files layout keeps in
+// memory per function (with reload on); past it, values are read from their
+// files.
+const cacheBudget = 32 << 20
+
 // syncEntries makes the separate-files layout sync an entry file before
 // renaming it into place. Only benchmarks turn it off, to fill a cache fast.
 var syncEntries = true
@@ -238,16 +243,17 @@ type fnState struct {
 	wsem  chan struct{} // held by this process's writer of the function
 	lockf *os.File      // the lock file, opened by the first writer; under wsem
 
-	mu     sync.Mutex // guards everything below
-	f      *os.File   // the log as last opened, nil when there is none
-	fi     os.FileInfo
-	off    int64 // end of the last record applied
-	loaded bool  // the log was looked at once
-	bad    bool  // f has a damaged header; the next writer replaces it
-	badFi  os.FileInfo
-	index  map[string]loc    // single-file layout: where each entry is
-	cache  map[string]centry // separate-files layout: entries read
-	marks  map[string]mark
+	mu         sync.Mutex // guards everything below
+	f          *os.File   // the log as last opened, nil when there is none
+	fi         os.FileInfo
+	off        int64 // end of the last record applied
+	loaded     bool  // the log was looked at once
+	bad        bool  // f has a damaged header; the next writer replaces it
+	badFi      os.FileInfo
+	index      map[string]loc    // single-file layout: where each entry is
+	cache      map[string]centry // separate-files layout: entries read
+	cacheBytes int64             // bytes of the values in cache
+	marks      map[string]mark
 	// pending holds the keys whose entry files a writer announced it was
 	// about to change (pendingAll: every key) and has not reported done:
 	// such a key is read from its file at every Get, never cached.
@@ -308,7 +314,7 @@ func (st *fnState) reset(f *os.File, fi os.FileInfo) {
 	}
 	st.f, st.fi, st.off, st.bad = f, fi, 0, false
 	st.index = map[string]loc{}
-	st.cache = map[string]centry{}
+	st.cache, st.cacheBytes = map[string]centry{}, 0
 	st.marks = map[string]mark{}
 	st.pending, st.pendingAll = map[string]bool{}, false
 	st.live = 0
@@ -410,7 +416,7 @@ func (st *fnState) apply(off, n int64, r record) {
 	case recIntent:
 		if r.key == "" {
 			st.pendingAll = true
-			st.cache = map[string]centry{}
+			st.cache, st.cacheBytes = map[string]centry{}, 0
 			st.epoch++
 		} else {
 			st.pending[r.key] = true
@@ -438,7 +444,7 @@ func (st *fnState) apply(off, n int64, r record) {
 	case recClear:
 		st.index = map[string]loc{}
 		st.marks = map[string]mark{}
-		st.cache = map[string]centry{}
+		st.cache, st.cacheBytes = map[string]centry{}, 0
 		st.pending, st.pendingAll = map[string]bool{}, false
 		st.live = 0
 		st.epoch++
@@ -450,7 +456,8 @@ func (st *fnState) apply(off, n int64, r record) {
 }
 
 func (st *fnState) invalidate(key string) {
-	if _, ok := st.cache[key]; ok {
+	if c, ok := st.cache[key]; ok {
+		st.cacheBytes -= int64(len(c.value))
 		delete(st.cache, key)
 	}
 	st.epoch++
@@ -1073,10 +1080,15 @@ func (st *fnState) getSeparate(key string) (store.Entry, error) {
 	st.mu.Lock()
 	if st.epoch == epoch && !pending {
 		kc := c
-		if kc.present && len(kc.value) > cacheMax && !noReload {
+		big := len(kc.value) > cacheMax || st.cacheBytes+int64(len(kc.value)) > cacheBudget
+		if kc.present && big && !noReload {
 			kc.hasValue, kc.value = false, nil
 		}
+		if old, ok := st.cache[key]; ok {
+			st.cacheBytes -= int64(len(old.value))
+		}
 		st.cache[key] = kc
+		st.cacheBytes += int64(len(kc.value))
 	}
 	st.mu.Unlock()
 	if !c.present {
