@@ -1,13 +1,17 @@
 package cachier_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
+	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +19,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
 
 	"github.com/cachier-go/cachier"
 	"github.com/cachier-go/cachier/internal/testenv"
@@ -220,4 +225,203 @@ func randBytes(t *testing.T, n int) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// mongoProxy forwards TCP connections to the MongoDB test server. down cuts
+// every connection and closes the listener: to the client, the server is
+// gone. up listens again on the same address.
+type mongoProxy struct {
+	addr, target string
+	mu           sync.Mutex
+	ln           net.Listener
+	conns        map[net.Conn]bool
+}
+
+func startMongoProxy(t *testing.T, target string) *mongoProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &mongoProxy{addr: ln.Addr().String(), target: target, conns: map[net.Conn]bool{}}
+	p.serve(ln)
+	t.Cleanup(p.down)
+	return p
+}
+
+func (p *mongoProxy) serve(ln net.Listener) {
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", p.target)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			p.mu.Lock()
+			if p.ln != ln { // went down meanwhile
+				p.mu.Unlock()
+				in.Close()
+				out.Close()
+				return
+			}
+			p.conns[in], p.conns[out] = true, true
+			p.mu.Unlock()
+			go p.pipe(in, out)
+			go p.pipe(out, in)
+		}
+	}()
+}
+
+func (p *mongoProxy) pipe(dst, src net.Conn) {
+	io.Copy(dst, src)
+	dst.Close()
+	src.Close()
+	p.mu.Lock()
+	delete(p.conns, dst)
+	delete(p.conns, src)
+	p.mu.Unlock()
+}
+
+func (p *mongoProxy) down() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		c.Close()
+	}
+}
+
+func (p *mongoProxy) up(t *testing.T) {
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.serve(ln)
+}
+
+// TestMongoOutage: the server goes away while a decorated function is in
+// use. Calls return the function's results, each within a bound set by the
+// store's timeout, and the failure is logged; when the server is back, the
+// cache serves again.
+func TestMongoOutage(t *testing.T) {
+	openMongo(t, t.TempDir()) // skips (or fails) unless the server answers
+	uri := testenv.Getenv("CACHIER_TEST_MONGO_URI", "mongodb://127.0.0.1:27017")
+	cs, err := connstring.ParseAndValidate(uri)
+	if err != nil || len(cs.Hosts) != 1 || cs.Username != "" {
+		t.Skipf("the outage test proxies a single host without credentials; %s is not one (%v)", uri, err)
+	}
+	target := cs.Hosts[0]
+	if _, _, err := net.SplitHostPort(target); err != nil {
+		target += ":27017"
+	}
+	proxy := startMongoProxy(t, target)
+	client, err := mongo.Connect(options.Client().ApplyURI("mongodb://" + proxy.addr + "/?directConnection=true"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Disconnect(context.Background())
+	coll := client.Database(mongoTestDB).Collection("outage_" + hex.EncodeToString(randBytes(t, 6)))
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		coll.Drop(ctx)
+	}()
+	const opTimeout = 500 * time.Millisecond
+	st := mongostore.New(func(context.Context) (*mongo.Collection, error) { return coll, nil }, mongostore.WithTimeout(opTimeout))
+
+	var logs mongoLogBuffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	defer slog.SetDefault(old)
+
+	var calls atomic.Int32
+	square := func(ctx context.Context, x int) (int, error) {
+		calls.Add(1)
+		return x * x, nil
+	}
+	if err := cachier.Decorate(&square, cachier.Tag("backend=mongo,name=mongo.outage.square"), cachier.WithStore("mongo", st)); err != nil {
+		t.Fatal(err)
+	}
+	call := func(x int) (ran bool, took time.Duration) {
+		t.Helper()
+		n := calls.Load()
+		start := time.Now()
+		got, err := square(context.Background(), x)
+		took = time.Since(start)
+		if err != nil || got != x*x {
+			t.Fatalf("square(%d) = %d, %v; want %d, nil", x, got, err, x*x)
+		}
+		return calls.Load() != n, took
+	}
+	// Before: the first call computes (the first store operation creates the
+	// collection and its index, which a loaded machine may take longer than
+	// opTimeout to do: then the call fails open and the next one stores).
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		call(3)
+		if ran, _ := call(3); !ran {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("square(3) is never served from the cache")
+		}
+	}
+
+	proxy.down()
+	// A call makes a few store operations (look-up, mark, store, unmark),
+	// each bounded by opTimeout: far below the driver's 30s server
+	// selection.
+	limit := 4*opTimeout + 5*time.Second
+	for _, x := range []int{3, 4, 3} {
+		ran, took := call(x)
+		if !ran {
+			t.Errorf("square(%d) with the server gone did not run the function", x)
+		}
+		if took > limit {
+			t.Errorf("square(%d) with the server gone took %v (limit %v)", x, took, limit)
+		}
+		t.Logf("square(%d) with the server gone: %v", x, took)
+	}
+	if !strings.Contains(logs.String(), "store failed") {
+		t.Errorf("the outage was not logged; log:\n%s", logs.String())
+	}
+
+	proxy.up(t)
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		if ran, _ := call(3); !ran {
+			break // served from the cache again
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cache does not serve after the server came back; log:\n%s", logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// mongoLogBuffer collects log output from any goroutine.
+type mongoLogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *mongoLogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *mongoLogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
