@@ -67,7 +67,9 @@
 // caller's check and the subscription is not missed), when the mark's ttl
 // lapses (a dead owner publishes nothing), or after MaxWait at the latest,
 // since Pub/Sub delivery is at most once. Each Wait uses a connection of its
-// own for its duration.
+// own for its duration (go-redis dials one per subscription), so a caller
+// gains most by waiting in long windows: a context with less than
+// MinSubscribe left is simply waited out.
 //
 // # Timeouts and failures
 //
@@ -90,7 +92,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -106,6 +110,11 @@ const DefaultTimeout = 3 * time.Second
 
 // MaxWait is the longest a single Wait call lasts.
 const MaxWait = 2 * time.Second
+
+// MinSubscribe is the shortest remaining time of a Wait's context for
+// which Wait subscribes; with less, Wait just waits for the context, as a
+// poller would.
+const MinSubscribe = 20 * time.Millisecond
 
 // scanCount is the COUNT hint of each SCAN, and so the largest batch of keys
 // deleted in one command.
@@ -414,6 +423,11 @@ func globEscape(s string) string {
 // (including a subscription that the server did not confirm within
 // MaxWait).
 func (s *Store) Wait(ctx context.Context, fn, key string) error {
+	if d, ok := ctx.Deadline(); ok && time.Until(d) < MinSubscribe {
+		// Too short to be worth a connection: the caller is polling.
+		<-ctx.Done()
+		return ctx.Err()
+	}
 	wctx, cancel := context.WithTimeout(ctx, MaxWait)
 	defer cancel()
 	base := s.base(fn)
@@ -480,8 +494,14 @@ func (s *Store) Wait(ctx context.Context, fn, key string) error {
 	for {
 		msg, err := ps.Receive(rctx)
 		if err != nil {
-			if rctx.Err() != nil && ctx.Err() == nil {
-				return nil // the mark lapsed, or MaxWait: a spurious return
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			// The read's deadline is rctx's, and may pass a moment before
+			// rctx reports it: a timeout here is the lapse or MaxWait.
+			var ne net.Error
+			if rctx.Err() != nil || (errors.As(err, &ne) && ne.Timeout()) {
+				return nil // a spurious return
 			}
 			return fail(err)
 		}

@@ -423,6 +423,20 @@ func TestWait(t *testing.T) {
 		}
 	})
 
+	t.Run("ShortWindow", func(t *testing.T) {
+		own := redis.NewClient(&redis.Options{Addr: rdb.Options().Addr})
+		defer own.Close()
+		s := redisstore.New(own, redisstore.WithKeyPrefix(prefix(t, rdb)))
+		wctx, cancel := context.WithTimeout(ctx, redisstore.MinSubscribe/2)
+		defer cancel()
+		if err := s.Wait(wctx, "f", key); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Wait in a short window = %v, want the context's deadline", err)
+		}
+		if n := own.PoolStats().PubSubStats.Created; n != 0 {
+			t.Errorf("Wait in a short window opened %d Pub/Sub connection(s)", n)
+		}
+	})
+
 	t.Run("Cancel", func(t *testing.T) {
 		p := prefix(t, rdb)
 		s := redisstore.New(rdb, redisstore.WithKeyPrefix(p))

@@ -57,6 +57,7 @@ func (s *server) Start() {
 	s.t.Helper()
 	s.cmd = exec.Command(s.bin, s.args...)
 	s.cmd.Dir = s.dir
+	dieWithTest(s.cmd)
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatalf("starting redis-server: %v", err)
 	}
