@@ -901,6 +901,7 @@ func (s *Store) DeleteStale(ctx context.Context, fn string, cutoff time.Time) er
 			var doomed, keys []string
 			for _, p := range paths {
 				key, t, ok := readEntryHead(p)
+				ok = ok && entryName(key) == filepath.Base(p)
 				if ok && !t.Before(cutoff) {
 					continue
 				}
