@@ -398,3 +398,71 @@ func BenchmarkGet(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkGetPaired times a store hit, a raw sqlx Get and a prepared raw
+// Get of the same row in turn within one loop, rotating their order, so that
+// load from elsewhere on a busy shared machine falls on all three alike (the
+// sub-benchmarks of BenchmarkGet run one after another and drift apart by
+// more than the differences measured). It reports each one's ns/get and the
+// ratios store/raw and store/rawprep; ns/op is the time of one round of
+// three.
+func BenchmarkGetPaired(b *testing.B) {
+	const fn, key = "github.com/cachier-go/cachier/store/sqlstore_test.Bench.Get#0123456789abcdef", "0123456789abcdef0123456789abcdef"
+	value := bytes.Repeat([]byte("0123456789abcdef"), 64) // 1 KiB
+	for _, d := range databases {
+		b.Run("db="+d.name, func(b *testing.B) {
+			db := d.open(b)
+			st := newStore(b, db)
+			c := context.Background()
+			if err := st.Set(c, fn, key, store.Entry{Value: value, Time: time.Now()}); err != nil {
+				b.Fatal(err)
+			}
+			q := db.Rebind("SELECT value, timestamp_us FROM " + st.Table() + " WHERE function_hash = ? AND cache_key = ?")
+			stmt, err := db.Preparex(q)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer stmt.Close()
+			h := fnHash(fn)
+			type row struct {
+				Value []byte `db:"value"`
+				TS    int64  `db:"timestamp_us"`
+			}
+			ops := [3]func(){
+				func() {
+					if e, err := st.Get(c, fn, key); err != nil || len(e.Value) != len(value) {
+						b.Fatal(len(e.Value), err)
+					}
+				},
+				func() {
+					var r row
+					if err := db.GetContext(c, &r, q, h, key); err != nil || len(r.Value) != len(value) {
+						b.Fatal(len(r.Value), err)
+					}
+				},
+				func() {
+					var r row
+					if err := stmt.GetContext(c, &r, h, key); err != nil || len(r.Value) != len(value) {
+						b.Fatal(len(r.Value), err)
+					}
+				},
+			}
+			var took [3]time.Duration
+			n := 0
+			for b.Loop() {
+				for j := range 3 {
+					k := (n + j) % 3
+					t0 := time.Now()
+					ops[k]()
+					took[k] += time.Since(t0)
+				}
+				n++
+			}
+			b.ReportMetric(float64(took[0].Nanoseconds())/float64(n), "store-ns/get")
+			b.ReportMetric(float64(took[1].Nanoseconds())/float64(n), "raw-ns/get")
+			b.ReportMetric(float64(took[2].Nanoseconds())/float64(n), "rawprep-ns/get")
+			b.ReportMetric(float64(took[0])/float64(took[1]), "store/raw")
+			b.ReportMetric(float64(took[0])/float64(took[2]), "store/rawprep")
+		})
+	}
+}
