@@ -89,6 +89,12 @@ func TestCluster(t *testing.T) {
 		return redisstore.New(cc, redisstore.WithKeyPrefix(randomPrefix(t)))
 	})
 
+	t.Run("Wait", func(t *testing.T) {
+		checkWaitWakes(t, cc, func(ctx context.Context, fn func(context.Context, *redis.Client) error) error {
+			return cc.ForEachShard(ctx, fn)
+		})
+	})
+
 	t.Run("Slots", func(t *testing.T) {
 		ctx := context.Background()
 		p := randomPrefix(t)
@@ -174,4 +180,56 @@ func TestRing(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		return redisstore.New(ring, redisstore.WithKeyPrefix(randomPrefix(t)))
 	})
+	t.Run("Wait", func(t *testing.T) {
+		checkWaitWakes(t, ring, ring.ForEachShard)
+	})
+}
+
+// checkWaitWakes shows that a Wait through rdb subscribes (on whichever
+// node it picks) and wakes at a Set of the key (published on whichever
+// node the entry's slot or shard is). forEach visits every node.
+func checkWaitWakes(t *testing.T, rdb redis.UniversalClient, forEach func(context.Context, func(context.Context, *redis.Client) error) error) {
+	ctx := context.Background()
+	p := randomPrefix(t)
+	s := redisstore.New(rdb, redisstore.WithKeyPrefix(p))
+	for i := range 8 { // several functions, so several slots or shards
+		fn, key := fmt.Sprintf("f%d", i), "00000000000000000000000000000001"
+		if ok, err := s.Mark(ctx, fn, key, "owner", time.Hour); err != nil || !ok {
+			t.Fatalf("Mark = %v, %v", ok, err)
+		}
+		start := time.Now()
+		done := make(chan error, 1)
+		go func() { done <- s.Wait(ctx, fn, key) }()
+		ch := channel(p, fn, key)
+		for {
+			var mu sync.Mutex
+			var n int64
+			err := forEach(ctx, func(ctx context.Context, node *redis.Client) error {
+				m, err := node.PubSubNumSub(ctx, ch).Result()
+				mu.Lock()
+				n += m[ch]
+				mu.Unlock()
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n > 0 {
+				break
+			}
+			if time.Since(start) > 5*time.Second {
+				t.Fatalf("Wait did not subscribe to %s within 5s", ch)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if err := s.Set(ctx, fn, key, store.Entry{Value: []byte("v"), Time: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("Wait: %v", err)
+		}
+		if el := time.Since(start); el >= redisstore.MaxWait {
+			t.Errorf("Wait for %s returned after %v, not at the Set", fn, el)
+		}
+	}
 }

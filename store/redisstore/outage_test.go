@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -155,4 +156,36 @@ func TestHungServer(t *testing.T) {
 	t.Log("server continued")
 	mustWork(t, withCtx, "after")
 	mustWork(t, withDef, "after")
+}
+
+// TestRingDown: when every shard of a Ring is down, go-redis's
+// Ring.Subscribe panics; the store reports an error instead.
+func TestRingDown(t *testing.T) {
+	srv := startServer(t)
+	ring := redis.NewRing(&redis.RingOptions{
+		Addrs:              map[string]string{"only": srv.Addr},
+		HeartbeatFrequency: 100 * time.Millisecond,
+	})
+	t.Cleanup(func() { ring.Close() })
+	s := redisstore.New(ring, redisstore.WithTimeout(opTimeout))
+	mustWork(t, s, "before")
+	srv.Kill()
+	// The ring marks the shard down after a few failed heartbeats; until
+	// then Wait fails on the connection. Either way: an error, no panic.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := s.Wait(context.Background(), "f", "00000000000000000000000000000001")
+		if err == nil {
+			t.Fatal("Wait succeeded with the only shard down")
+		}
+		if strings.Contains(err.Error(), "subscribe:") {
+			t.Logf("Wait with every shard down: %v", err)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the ring did not mark its shard down within 10s; last error: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	mustFailWithin(t, s, opTimeout+2*time.Second)
 }

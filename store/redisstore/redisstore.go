@@ -42,22 +42,25 @@
 // # Operations
 //
 // Get is one HMGET: one round trip. Set writes the hash, deletes the mark
-// and publishes in one MULTI/EXEC transaction, so a reader never sees the new
-// entry beside the old mark, and a failed write leaves the old entry whole.
-// Mark runs a small Lua script (GET, then SET PX when the mark is free or
-// already the caller's), so among any number of processes at most one
-// acquires a free mark, and only the owner extends it; Unmark is a script
-// that deletes the mark only when the caller owns it.
+// and publishes in one Lua script (atomic, as MULTI/EXEC would be, and its
+// PUBLISH lands on the keys' node on a Ring too), so a reader never sees
+// the new entry beside the old mark, and a failed write leaves the old
+// entry whole. Mark runs a small Lua script (GET, then SET PX when the mark
+// is free or already the caller's), so among any number of processes at
+// most one acquires a free mark, and only the owner extends it; Unmark is a
+// script that deletes the mark only when the caller owns it.
 //
 // Clear, ClearMarks and DeleteStale find the function's keys with SCAN
 // (never KEYS) over the base, on every master of a Cluster and every shard
-// of a Ring, and delete them in batches of the scanned keys; DeleteStale
+// of a Ring that is up (a Ring routes a down shard's keys to the others
+// until it returns, and what the down shard holds is out of reach
+// meanwhile), and delete them in batches of the scanned keys. DeleteStale
 // compares each entry's "t" with the cutoff and deletes it in one script
-// per batch, so an entry rewritten meanwhile is judged by its new time. SCAN
-// walks the whole keyspace of a node, so these cost time in proportion to
-// the server's size, not the function's: they are maintenance calls, not
-// hot paths. No index set is kept, so nothing can fall out of step with the
-// entries.
+// per batch, so an entry rewritten meanwhile is judged by its new time.
+// SCAN walks the whole keyspace of a node, so these cost time in
+// proportion to the server's size, not the function's: they are
+// maintenance calls, not hot paths. No index set is kept, so nothing can
+// fall out of step with the entries, and a hit or a write touches one key.
 //
 // # Waiting
 //
@@ -97,6 +100,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -219,8 +223,19 @@ func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
 	return store.Entry{Value: []byte(v), Time: time.UnixMicro(us)}, nil
 }
 
+// setScript writes the entry hash KEYS[1] (value ARGV[1], time ARGV[2]),
+// deletes the mark KEYS[2] and publishes on channel ARGV[3]. A script runs
+// whole or not at all, like MULTI/EXEC, and unlike a transaction its
+// PUBLISH goes to the node of the keys on a Ring too.
+var setScript = redis.NewScript(`
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 't', ARGV[2])
+redis.call('DEL', KEYS[2])
+redis.call('PUBLISH', ARGV[3], 'set')
+return 1
+`)
+
 // Set implements store.Store: the entry is written, the mark deleted and
-// waiters notified in one transaction.
+// waiters notified in one script call.
 func (s *Store) Set(ctx context.Context, fn, key string, e store.Entry) error {
 	ctx, cancel := s.opCtx(ctx)
 	defer cancel()
@@ -229,11 +244,9 @@ func (s *Store) Set(ctx context.Context, fn, key string, e store.Entry) error {
 	if value == nil {
 		value = []byte{}
 	}
-	pipe := s.rdb.TxPipeline()
-	pipe.HSet(ctx, base+"e:"+key, "v", value, "t", strconv.FormatInt(e.Time.UnixMicro(), 10))
-	pipe.Del(ctx, base+"m:"+key)
-	pipe.Publish(ctx, base+"c:"+key, "set")
-	if _, err := pipe.Exec(ctx); err != nil {
+	err := setScript.Run(ctx, s.rdb, []string{base + "e:" + key, base + "m:" + key},
+		value, strconv.FormatInt(e.Time.UnixMicro(), 10), base+"c:"+key).Err()
+	if err != nil {
 		return fmt.Errorf("cachier: redis set %s %s: %w", fn, key, err)
 	}
 	return nil
@@ -361,9 +374,17 @@ func (s *Store) scan(ctx context.Context, pattern string, each func(context.Cont
 			return s.scanNode(ctx, node, pattern, each)
 		})
 	case *redis.Ring:
-		return c.ForEachShard(ctx, func(ctx context.Context, node *redis.Client) error {
+		// ForEachShard skips the shards that are down (a Ring moves their
+		// keys to the others meanwhile) and does nothing when all are.
+		var visited atomic.Int32
+		err := c.ForEachShard(ctx, func(ctx context.Context, node *redis.Client) error {
+			visited.Add(1)
 			return s.scanNode(ctx, node, pattern, each)
 		})
+		if err == nil && visited.Load() == 0 {
+			err = errNoShards
+		}
+		return err
 	default:
 		return s.scanNode(ctx, s.rdb, pattern, each)
 	}
@@ -400,6 +421,8 @@ func (s *Store) batch(ctx context.Context, node redis.UniversalClient, keys []st
 	return each(ctx, node, keys)
 }
 
+var errNoShards = errors.New("no ring shard is up")
+
 // globEscape quotes the characters that SCAN MATCH patterns treat
 // specially.
 func globEscape(s string) string {
@@ -417,6 +440,17 @@ func globEscape(s string) string {
 	return b.String()
 }
 
+// subscribe is rdb.Subscribe, except that a panic (a Ring panics when no
+// shard is up) is an error.
+func subscribe(ctx context.Context, rdb redis.UniversalClient, channels ...string) (ps *redis.PubSub, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			ps, err = nil, fmt.Errorf("subscribe: %v", r)
+		}
+	}()
+	return rdb.Subscribe(ctx, channels...), nil
+}
+
 // Wait implements store.Waiter; see the package documentation. It returns
 // nil when something may have changed or MaxWait passed, ctx.Err() when
 // ctx ended first, and an error when the server could not be asked
@@ -431,16 +465,6 @@ func (s *Store) Wait(ctx context.Context, fn, key string) error {
 	wctx, cancel := context.WithTimeout(ctx, MaxWait)
 	defer cancel()
 	base := s.base(fn)
-
-	ps := s.rdb.Subscribe(wctx)
-	// Closing the subscription's connection is what interrupts a blocked
-	// Receive when ctx is cancelled (deadlines alone would not).
-	stop := context.AfterFunc(wctx, func() { _ = ps.Close() })
-	defer func() {
-		if stop() {
-			_ = ps.Close()
-		}
-	}()
 
 	// Subscribing, its confirmation and the mark's lookup are bounded by
 	// the operation timeout: a server that does not answer them is an
@@ -459,9 +483,21 @@ func (s *Store) Wait(ctx context.Context, fn, key string) error {
 		return fmt.Errorf("cachier: redis wait %s %s: %w", fn, key, err)
 	}
 
-	if err := ps.Subscribe(sctx, base+"c:"+key, base+"c"); err != nil {
+	// The channels go to Subscribe itself (a Ring needs them to pick a
+	// shard); an error in sending shows in the first Receive.
+	ps, err := subscribe(sctx, s.rdb, base+"c:"+key, base+"c")
+	if err != nil {
 		return fail(err)
 	}
+	// Closing the subscription's connection is what interrupts a blocked
+	// Receive when ctx is cancelled (deadlines alone would not).
+	stop := context.AfterFunc(wctx, func() { _ = ps.Close() })
+	defer func() {
+		if stop() {
+			_ = ps.Close()
+		}
+	}()
+
 	for confirmed := 0; confirmed < 2; {
 		msg, err := ps.Receive(sctx)
 		if err != nil {
