@@ -370,7 +370,8 @@ func TestCallTimeFailuresRunUncached(t *testing.T) {
 	if err := cachier.Decorate(&g, cachier.Tag("backend=file,cache_dir="+t.TempDir())); err != nil {
 		t.Fatal(err)
 	}
-	if g(5) != (hidden{5}) || g(5) != (hidden{5}) || gcalls.Load() != 2 {
+	r1, r2 := g(5), g(5)
+	if r1 != (hidden{5}) || r2 != (hidden{5}) || gcalls.Load() != 2 {
 		t.Errorf("unencodable result: %d calls, want 2", gcalls.Load())
 	}
 	if !strings.Contains(buf.String(), "cannot encode a result") {

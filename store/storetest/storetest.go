@@ -423,25 +423,25 @@ func testConcurrentUse(t *testing.T, s store.Store) {
 				k := key(r % 5)
 				v := []byte(fmt.Sprintf("w%d-r%d", w, r))
 				if err := s.Set(c, fn, k, store.Entry{Value: v, Time: now()}); err != nil {
-					errc <- fmt.Errorf("Set: %w", err)
+					errc <- fmt.Errorf("calling Set: %w", err)
 					return
 				}
 				e, err := s.Get(c, fn, k)
 				if err != nil {
-					errc <- fmt.Errorf("Get after Set: %w", err)
+					errc <- fmt.Errorf("calling Get after Set: %w", err)
 					return
 				}
 				if !bytes.HasPrefix(e.Value, []byte("w")) {
-					errc <- fmt.Errorf("Get returned a torn value %q", e.Value)
+					errc <- fmt.Errorf("get returned a torn value %q", e.Value)
 					return
 				}
 				owner := fmt.Sprintf("w%d", w)
 				if _, err := s.Mark(c, fn, k, owner, time.Minute); err != nil {
-					errc <- fmt.Errorf("Mark: %w", err)
+					errc <- fmt.Errorf("calling Mark: %w", err)
 					return
 				}
 				if err := s.Unmark(c, fn, k, owner); err != nil {
-					errc <- fmt.Errorf("Unmark: %w", err)
+					errc <- fmt.Errorf("calling Unmark: %w", err)
 					return
 				}
 			}
