@@ -99,8 +99,9 @@ const MaxKeyLen = 255
 type Option func(*config)
 
 type config struct {
-	table   string
-	timeout time.Duration
+	table    string
+	timeout  time.Duration
+	prepared bool
 }
 
 // WithTable sets the name of the table. It must be a plain SQL identifier
@@ -113,6 +114,13 @@ func WithTable(name string) Option { return func(c *config) { c.table = name } }
 // d must be positive.
 func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
 
+// WithPrepared says whether the store prepares its statements once (true,
+// the default) or sends each query text with its arguments every time
+// (false). Preparing saves the database parsing and planning each call;
+// turn it off behind a connection pooler that cannot keep prepared
+// statements (PgBouncer in transaction mode before 1.21).
+func WithPrepared(on bool) Option { return func(c *config) { c.prepared = on } }
+
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
 // Store is a store.Store in an SQL table. It is safe for concurrent use.
@@ -122,10 +130,11 @@ type Store struct {
 	table   string
 	timeout time.Duration
 
-	get, set, mark, markEnsure, markUpdate *sql.Stmt
-	unmarkDelete, unmarkUpdate             *sql.Stmt
-	clear, clearMarksDelete, clearMarks    *sql.Stmt
-	deleteStale, deleteStaleEmpty          *sql.Stmt
+	get, set, mark, markEnsure, markUpdate statement
+	unmarkDelete, unmarkUpdate             statement
+	clear, clearMarksDelete, clearMarks    statement
+	deleteStale, deleteStaleEmpty          statement
+	prepared                               []*sql.Stmt // to close
 
 	hashes  sync.Map     // fn -> fnHash(fn), for the first maxCachedHashes identities
 	nHashes atomic.Int32 // identities cached in hashes
@@ -137,6 +146,27 @@ const maxCachedHashes = 4096
 
 var _ store.Store = (*Store)(nil)
 
+// A statement is one of the store's queries: a *sql.Stmt, or an unprepared
+// query (WithPrepared(false)).
+type statement interface {
+	ExecContext(ctx context.Context, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, args ...any) *sql.Row
+}
+
+// unprepared runs its query text on db each time.
+type unprepared struct {
+	db    *sqlx.DB
+	query string
+}
+
+func (u unprepared) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
+	return u.db.ExecContext(ctx, u.query, args...)
+}
+
+func (u unprepared) QueryRowContext(ctx context.Context, args ...any) *sql.Row {
+	return u.db.QueryRowContext(ctx, u.query, args...)
+}
+
 // New returns a store in db, creating its table if missing and preparing
 // its statements. The dialect follows db.DriverName(). New uses db for every
 // call; the caller keeps it open while the store is in use, and closes it.
@@ -144,7 +174,7 @@ func New(db *sqlx.DB, opts ...Option) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("cachier: sqlstore: nil *sqlx.DB")
 	}
-	c := config{table: DefaultTable, timeout: DefaultTimeout}
+	c := config{table: DefaultTable, timeout: DefaultTimeout, prepared: true}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -162,7 +192,7 @@ func New(db *sqlx.DB, opts ...Option) (*Store, error) {
 	if err := s.createTable(); err != nil {
 		return nil, err
 	}
-	if err := s.prepare(); err != nil {
+	if err := s.prepare(c.prepared); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -187,14 +217,15 @@ func (s *Store) createTable() error {
 	return fmt.Errorf("cachier: sqlstore: create table %s on %s: %w", s.table, s.d.name, err)
 }
 
-// prepare prepares every statement once: database/sql re-prepares them on
+// prepare prepares every statement once, or with prepared false only
+// writes down their texts. database/sql re-prepares a prepared statement on
 // each connection as needed.
-func (s *Store) prepare() error {
+func (s *Store) prepare(prepared bool) error {
 	q := buildQueries(s.d, s.table)
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
 	for _, p := range []struct {
-		dst   **sql.Stmt
+		dst   *statement
 		query string
 	}{
 		{&s.get, q.get}, {&s.set, q.set}, {&s.mark, q.mark}, {&s.markEnsure, q.markEnsure},
@@ -205,11 +236,16 @@ func (s *Store) prepare() error {
 		if p.query == "" {
 			continue // not used by this dialect
 		}
+		if !prepared {
+			*p.dst = unprepared{s.db, p.query}
+			continue
+		}
 		st, err := s.db.PrepareContext(ctx, p.query)
 		if err != nil {
 			return fmt.Errorf("cachier: sqlstore: prepare on %s: %w (query %s)", s.d.name, err, p.query)
 		}
 		*p.dst = st
+		s.prepared = append(s.prepared, st)
 	}
 	return nil
 }
@@ -218,13 +254,8 @@ func (s *Store) prepare() error {
 // database, which belongs to the caller. The store is unusable afterwards.
 func (s *Store) Close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{
-		s.get, s.set, s.mark, s.markEnsure, s.markUpdate, s.unmarkDelete, s.unmarkUpdate,
-		s.clear, s.clearMarksDelete, s.clearMarks, s.deleteStale, s.deleteStaleEmpty,
-	} {
-		if st != nil {
-			errs = append(errs, st.Close())
-		}
+	for _, st := range s.prepared {
+		errs = append(errs, st.Close())
 	}
 	return errors.Join(errs...)
 }

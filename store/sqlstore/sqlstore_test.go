@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -125,8 +126,13 @@ func forEachDB(t *testing.T, f func(t *testing.T, db *sqlx.DB)) {
 
 func TestConformance(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db *sqlx.DB) {
-		st := newStore(t, db) // one table; the cases use identities of their own
-		storetest.Run(t, func(t *testing.T) store.Store { return st })
+		for _, prepared := range []bool{true, false} {
+			t.Run(fmt.Sprintf("prepared=%v", prepared), func(t *testing.T) {
+				// One table; the cases use identities of their own.
+				st := newStore(t, db, sqlstore.WithPrepared(prepared))
+				storetest.Run(t, func(t *testing.T) store.Store { return st })
+			})
+		}
 	})
 }
 
