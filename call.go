@@ -331,7 +331,8 @@ func (c *callState) computeMarked(staleTime time.Time) (out []reflect.Value, ok 
 	if err != nil {
 		f.storeFailed("mark", err)
 		c.say("store failed: calling the function uncached", "error", err)
-		return f.orig.Call(c.args), false
+		out = f.orig.Call(c.args)
+		return out, f.succeeded(out) // waiters in this process may share it
 	}
 	if !acquired {
 		var done bool
@@ -446,8 +447,8 @@ func (f *fn) heartbeat(key, owner string) (stop func()) {
 func (c *callState) compute() (out []reflect.Value, ok, stored bool) {
 	f := c.f
 	out = f.orig.Call(c.args)
-	if e := f.sig.Err; e >= 0 && !out[e].IsNil() {
-		c.say("function returned an error: not stored", "error", out[e].Interface())
+	if !f.succeeded(out) {
+		c.say("function returned an error: not stored", "error", out[f.sig.Err].Interface())
 		return out, false, false
 	}
 	if !c.p.allowNone && f.isNone(out) {
@@ -583,6 +584,11 @@ func (f *fn) key(args []reflect.Value) (string, error) {
 		err = errors.New("hash_func returned an empty key")
 	}
 	return k, err
+}
+
+// succeeded reports whether out is a success: no error result, or a nil one.
+func (f *fn) succeeded(out []reflect.Value) bool {
+	return f.sig.Err < 0 || out[f.sig.Err].IsNil()
 }
 
 // values returns the cached part of out: every result but the error.
