@@ -45,9 +45,11 @@ func dialectFor(driver string) (*dialect, error) {
 var sqliteDialect = dialect{
 	name: "sqlite",
 	bind: sqlx.QUESTION,
-	// unixepoch('subsec') (SQLite 3.42+) has millisecond resolution; 'now'
-	// is fixed for the duration of one statement.
-	nowUS: "CAST(unixepoch('subsec') * 1000000 AS INTEGER)",
+	// Whole seconds, plus the milliseconds of %f ("SS.SSS"): exact to the
+	// millisecond of SQLite's clock on every version (unixepoch('subsec')
+	// would need 3.42, newer than some systems' libsqlite3). 'now' is fixed
+	// for the duration of one statement.
+	nowUS: "(CAST(strftime('%s', 'now') AS INTEGER) * 1000000 + CAST(substr(strftime('%f', 'now'), 4) AS INTEGER) * 1000)",
 	createTable: `CREATE TABLE IF NOT EXISTS %s (
 	function_hash   TEXT    NOT NULL,
 	cache_key       TEXT    NOT NULL,
