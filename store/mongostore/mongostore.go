@@ -339,7 +339,13 @@ func (s *Store) mark(ctx context.Context, c *mongo.Collection, fn, key, owner st
 		processing, _ := raw.Lookup(fieldProcessing).BooleanOK()
 		holder, _ := raw.Lookup(fieldOwner).StringValueOK()
 		until, _ := raw.Lookup(fieldExpires).TimeOK()
-		token, _ := raw.Lookup(fieldToken).StringValueOK()
+		token, hasToken := raw.Lookup(fieldToken).StringValueOK()
+		// Documents written before tokens existed have none; their state
+		// is named by the token's absence.
+		tokenIs := bson.E{Key: fieldToken, Value: token}
+		if !hasToken {
+			tokenIs.Value = bson.D{{Key: "$exists", Value: false}}
+		}
 		live := processing && until.After(now)
 		switch {
 		case live && holder != owner:
@@ -347,7 +353,7 @@ func (s *Store) mark(ctx context.Context, c *mongo.Collection, fn, key, owner st
 		case processing && holder == owner:
 			// owner extends its own mark, as long as nobody has taken it.
 			res, err := c.UpdateOne(ctx,
-				bson.D{{Key: "_id", Value: id}, {Key: fieldOwner, Value: owner}, {Key: fieldToken, Value: token}},
+				bson.D{{Key: "_id", Value: id}, {Key: fieldOwner, Value: owner}, tokenIs},
 				bson.D{{Key: "$set", Value: bson.D{{Key: fieldProcessing, Value: true}, {Key: fieldExpires, Value: expires}}}})
 			if err != nil {
 				return false, err
@@ -364,7 +370,7 @@ func (s *Store) mark(ctx context.Context, c *mongo.Collection, fn, key, owner st
 			return false, err
 		}
 		res, err := c.UpdateOne(ctx,
-			bson.D{{Key: "_id", Value: id}, {Key: fieldToken, Value: token}},
+			bson.D{{Key: "_id", Value: id}, tokenIs},
 			bson.D{{Key: "$set", Value: bson.D{
 				{Key: fieldProcessing, Value: true},
 				{Key: fieldOwner, Value: owner},

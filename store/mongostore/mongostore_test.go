@@ -497,7 +497,7 @@ func raceMark(t *testing.T, st store.Store, fn, key string, n int) []string {
 // winners.)
 func TestMarkTakeoverOneWinner(t *testing.T) {
 	client := connect(t)
-	st, _ := newStore(t, client)
+	st, c := newStore(t, client)
 	ctx := ctxT(t)
 	const fn, rounds, racers = "takeover.F", 8, 8
 	t.Run("Expired", func(t *testing.T) {
@@ -524,6 +524,29 @@ func TestMarkTakeoverOneWinner(t *testing.T) {
 			}
 			if got, err := st.Get(ctx, fn, key); err != nil || string(got.Value) != string(want.Value) {
 				t.Errorf("round %d: after the race Get = %q, %v; want %q", r, got.Value, err, want.Value)
+			}
+		}
+	})
+	t.Run("EntryWithoutToken", func(t *testing.T) {
+		// A document as another writer (or an older version) may leave it:
+		// no token field.
+		for r := range rounds {
+			key := fmt.Sprintf("%032x", 200+r)
+			_, err := c.InsertOne(ctx, bson.D{
+				{Key: "_id", Value: strconv.Itoa(len(key)) + ":" + key + ":" + fn},
+				{Key: "fn", Value: fn}, {Key: "key", Value: key},
+				{Key: "value", Value: bson.Binary{Data: []byte("old")}},
+				{Key: "time", Value: bson.NewDateTimeFromTime(time.Now())},
+				{Key: "stale", Value: false}, {Key: "processing", Value: false}, {Key: "completed", Value: true},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if wins := raceMark(t, st, fn, key, racers); len(wins) != 1 {
+				t.Errorf("round %d: %d owners marked the entry (%v), want 1", r, len(wins), wins)
+			}
+			if got, err := st.Get(ctx, fn, key); err != nil || string(got.Value) != "old" {
+				t.Errorf("round %d: after the race Get = %q, %v; want %q", r, got.Value, err, "old")
 			}
 		}
 	})
