@@ -188,9 +188,17 @@ func TestOutageUnreachable(t *testing.T) {
 
 			p.setDown(true)
 			expectFailFast(t, st)
+			// New too gives up within its timeout.
+			start := time.Now()
+			if st2, err := sqlstore.New(db, sqlstore.WithTable(uniqueTable(t)), sqlstore.WithTimeout(opTimeout)); err == nil {
+				st2.Close()
+				t.Error("New during the outage succeeded")
+			} else if el := time.Since(start); el > opTimeout+slack {
+				t.Errorf("New during the outage took %v, want at most %v", el, opTimeout+slack)
+			}
 			// A caller's context shorter than the timeout wins.
 			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-			start := time.Now()
+			start = time.Now()
 			_, err = st.Get(ctx, "f", "k")
 			cancel()
 			if err == nil || time.Since(start) > 50*time.Millisecond+slack {

@@ -213,6 +213,9 @@ func (s *Store) createTable() error {
 		if err == nil {
 			return nil
 		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			break // the server does not answer: no point in waiting again
+		}
 	}
 	return fmt.Errorf("cachier: sqlstore: create table %s on %s: %w", s.table, s.d.name, err)
 }
@@ -251,7 +254,8 @@ func (s *Store) prepare(prepared bool) error {
 }
 
 // Close releases the store's prepared statements. It does not close the
-// database, which belongs to the caller. The store is unusable afterwards.
+// database, which belongs to the caller. The store must not be used
+// afterwards.
 func (s *Store) Close() error {
 	var errs []error
 	for _, st := range s.prepared {
