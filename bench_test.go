@@ -2,10 +2,13 @@ package cachier_test
 
 import (
 	"context"
+	"reflect"
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/cachier-go/cachier"
+	"github.com/mitchellh/hashstructure/v2"
 )
 
 func add(a, b int) int { return a + b }
@@ -105,5 +108,45 @@ func BenchmarkHitFile(b *testing.B) {
 				_, _ = f(strconv.Itoa(i % 100))
 			}
 		})
+	}
+}
+
+// BenchmarkToyHit is the obvious toy the memory backend must beat: a
+// MakeFunc wrapper, hashstructure over the boxed arguments, and a
+// mutex-guarded map.
+func BenchmarkToyHit(b *testing.B) {
+	var (
+		mu    sync.Mutex
+		cache = map[uint64][]reflect.Value{}
+	)
+	orig := reflect.ValueOf(add)
+	var f func(a, b int) int
+	reflect.ValueOf(&f).Elem().Set(reflect.MakeFunc(orig.Type(), func(args []reflect.Value) []reflect.Value {
+		boxed := make([]any, len(args))
+		for i, a := range args {
+			boxed[i] = a.Interface()
+		}
+		k, err := hashstructure.Hash(boxed, hashstructure.FormatV2, nil)
+		if err != nil {
+			panic(err)
+		}
+		mu.Lock()
+		out, ok := cache[k]
+		mu.Unlock()
+		if ok {
+			return out
+		}
+		out = orig.Call(args)
+		mu.Lock()
+		cache[k] = out
+		mu.Unlock()
+		return out
+	}))
+	for i := range 1024 {
+		f(i, 7)
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		_ = f(i&1023, 7)
 	}
 }
