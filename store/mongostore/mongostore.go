@@ -90,7 +90,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -132,7 +131,7 @@ type Store struct {
 	timeout time.Duration
 
 	coll atomic.Pointer[mongo.Collection] // set once the getter and the index succeeded
-	mu   sync.Mutex                       // serialises getter calls
+	turn chan struct{}                    // a token: held while calling the getter
 }
 
 var _ store.Store = (*Store)(nil)
@@ -150,9 +149,11 @@ func WithTimeout(d time.Duration) Option {
 
 // New returns a store on the collection getter returns. getter is not
 // called until an operation needs the collection; see the package
-// documentation.
+// documentation. getter should return when its context is done: the
+// operation that calls it waits for it, though operations that meanwhile
+// need the collection give up at their own deadline.
 func New(getter func(ctx context.Context) (*mongo.Collection, error), opts ...Option) *Store {
-	s := &Store{getter: getter, timeout: DefaultTimeout}
+	s := &Store{getter: getter, timeout: DefaultTimeout, turn: make(chan struct{}, 1)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -178,8 +179,15 @@ func (s *Store) begin(ctx context.Context) (context.Context, context.CancelFunc,
 
 // collection calls the getter and creates the index, once they succeed.
 func (s *Store) collection(ctx context.Context) (*mongo.Collection, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	// One caller at a time calls the getter; the others wait for their
+	// turn no longer than their context allows, so that a getter that
+	// hangs does not hang every operation past its timeout.
+	select {
+	case s.turn <- struct{}{}:
+		defer func() { <-s.turn }()
+	case <-ctx.Done():
+		return nil, fmt.Errorf("cachier: mongo get collection: %w", context.Cause(ctx))
+	}
 	if c := s.coll.Load(); c != nil {
 		return c, nil
 	}

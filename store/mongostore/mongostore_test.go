@@ -608,3 +608,35 @@ func TestStaleClaim(t *testing.T) {
 		t.Fatalf("after ClearMarks %d documents of %s (%v), want the entry alone", n, fn, err)
 	}
 }
+
+// TestSlowGetter: while one operation waits for a getter that does not
+// return, the others give up at their own deadline instead of queueing
+// behind it.
+func TestSlowGetter(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{})
+	const timeout = 200 * time.Millisecond
+	st := mongostore.New(func(context.Context) (*mongo.Collection, error) {
+		close(entered)
+		<-release // ignores its context
+		return nil, errors.New("gave up")
+	}, mongostore.WithTimeout(timeout))
+	first := make(chan error, 1)
+	go func() {
+		_, err := st.Get(context.Background(), "f", "k")
+		first <- err
+	}()
+	<-entered
+	start := time.Now()
+	_, err := st.Get(context.Background(), "f", "k")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Get behind a hung getter: %v, want a deadline error", err)
+	}
+	if el := time.Since(start); el > timeout+5*time.Second {
+		t.Errorf("Get behind a hung getter took %v with a %v timeout", el, timeout)
+	}
+	close(release)
+	if err := <-first; err == nil {
+		t.Error("Get whose getter failed: nil error")
+	}
+}
