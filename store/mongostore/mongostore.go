@@ -80,6 +80,12 @@
 // and $setOnInsert, deletes, and one unique index, which both a genuine mongod
 // and FerretDB v1 support; its tests run against FerretDB (see
 // scripts/services/mongo.sh).
+//
+// On FerretDB v1 a hit, a Set, a Mark on a new key and a waiter's Mark are
+// lookups by _id, which it answers from an index. Taking over a mark,
+// extending one, Unmark, Clear, ClearMarks and DeleteStale carry filters it
+// answers by scanning the collection: they cost time in proportion to the
+// collection's size. A genuine mongod answers all of them from indexes.
 package mongostore
 
 import (

@@ -91,8 +91,15 @@ func TestConformance(t *testing.T) {
 // (and the processes of a deployment) share one.
 func TestSharedCollection(t *testing.T) {
 	client := connect(t)
-	c := tempCollection(t, client)
+	shared := tempCollection(t, client)
 	storetest.Run(t, func(t *testing.T) store.Store {
+		c := shared
+		if strings.HasSuffix(t.Name(), "/LargeValue") {
+			// FerretDB v1 answers every filter but {_id} by scanning the
+			// collection, decoding each document: 4 MiB values there make
+			// the later cases' marks slow without testing anything more.
+			c = tempCollection(t, client)
+		}
 		return mongostore.New(func(context.Context) (*mongo.Collection, error) { return c, nil })
 	})
 }
