@@ -52,7 +52,8 @@ log=$data/ferretdb.log
 # A helper we started earlier may still be coming up: wait for it rather
 # than start a second one on the same port.
 running=
-if [[ -f $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+if [[ -f $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null &&
+	tr '\0' ' ' <"/proc/$(cat "$pidfile")/cmdline" 2>/dev/null | grep -q ferretdb-helper; then
 	running=$(cat "$pidfile")
 	echo "mongo: ferretdb-helper (pid $running) is running; waiting for $addr"
 fi
