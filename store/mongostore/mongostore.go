@@ -228,13 +228,6 @@ func idFilter(fn, key string) bson.D {
 	return bson.D{{Key: "_id", Value: docID(fn, key)}}
 }
 
-var getOpts = options.FindOne().SetProjection(bson.D{
-	{Key: "_id", Value: 0},
-	{Key: fieldValue, Value: 1},
-	{Key: fieldTime, Value: 1},
-	{Key: fieldCompleted, Value: 1},
-})
-
 // Get implements store.Store.
 func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
 	ctx, cancel, c, err := s.begin(ctx)
@@ -242,7 +235,7 @@ func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
 		return store.Entry{}, err
 	}
 	defer cancel()
-	raw, err := c.FindOne(ctx, idFilter(fn, key), getOpts).Raw()
+	raw, err := c.FindOne(ctx, idFilter(fn, key)).Raw()
 	switch {
 	case errors.Is(err, mongo.ErrNoDocuments):
 		return store.Entry{}, store.ErrNotFound
