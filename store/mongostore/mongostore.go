@@ -245,13 +245,16 @@ func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
 	if done, ok := raw.Lookup(fieldCompleted).BooleanOK(); !ok || !done {
 		return store.Entry{}, store.ErrNotFound // a mark without an entry
 	}
+	// A document this store did not write (a value that is not binary, no
+	// time) is a miss, so that the core computes the result and Set
+	// overwrites it, rather than an error on every call.
 	_, data, ok := raw.Lookup(fieldValue).BinaryOK()
 	if !ok {
-		return store.Entry{}, fmt.Errorf("cachier: mongo get %s %s: field %q is not binary", fn, key, fieldValue)
+		return store.Entry{}, store.ErrNotFound
 	}
 	t, ok := raw.Lookup(fieldTime).TimeOK()
 	if !ok {
-		return store.Entry{}, fmt.Errorf("cachier: mongo get %s %s: field %q is not a date", fn, key, fieldTime)
+		return store.Entry{}, store.ErrNotFound
 	}
 	// The driver may reuse the reply's buffer; the entry gets its own bytes.
 	v := bytes.Clone(data)

@@ -647,3 +647,33 @@ func TestSlowGetter(t *testing.T) {
 		t.Error("Get whose getter failed: nil error")
 	}
 }
+
+// TestForeignDocument: a document of the right (fn, key) that this store did
+// not write (a string value, no time) reads as a miss, and Set replaces it.
+func TestForeignDocument(t *testing.T) {
+	client := connect(t)
+	st, c := newStore(t, client)
+	ctx := ctxT(t)
+	const fn, key = "foreign.F", "0123456789abcdef0123456789abcdef"
+	if _, err := st.Get(ctx, fn, key); !errors.Is(err, store.ErrNotFound) { // creates the index
+		t.Fatal(err)
+	}
+	_, err := c.InsertOne(ctx, bson.D{
+		{Key: "_id", Value: strconv.Itoa(len(key)) + ":" + key + ":" + fn},
+		{Key: "fn", Value: fn}, {Key: "key", Value: key},
+		{Key: "value", Value: "not binary"}, {Key: "completed", Value: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Get(ctx, fn, key); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get of a foreign document: %v, want ErrNotFound", err)
+	}
+	want := store.Entry{Value: []byte("mine"), Time: time.Now().Truncate(time.Millisecond)}
+	if err := st.Set(ctx, fn, key, want); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := st.Get(ctx, fn, key); err != nil || string(got.Value) != "mine" || !got.Time.Equal(want.Time) {
+		t.Fatalf("Get after Set = %q %v, %v; want %q %v", got.Value, got.Time, err, want.Value, want.Time)
+	}
+}
