@@ -86,9 +86,17 @@
 // only when the client's ContextTimeoutEnabled option is set, and then a
 // call fails at the store's timeout; otherwise the client's DialTimeout
 // (5s) and ReadTimeout (3s) bound it, about 5s per call with the go-redis
-// defaults. Set ContextTimeoutEnabled for the tightest bound. Errors are
-// wrapped with the operation and the function; Get reports
-// store.ErrNotFound for a key without a complete entry.
+// defaults. Set ContextTimeoutEnabled for the tightest bound. After a few
+// failed dials go-redis's pool fails calls at once, and probes the server
+// in the background until it answers again. Errors are wrapped with the
+// operation and the function. Get reports store.ErrNotFound for a key
+// without a complete entry or holding another type than a hash, which Set
+// then overwrites.
+//
+// The timeout is a context.WithTimeout per operation, and its runtime timer
+// is most of what a hit costs over a raw HGETALL on a local server (see
+// BenchmarkGetHitPaired); WithTimeout(0) saves it where the client's own
+// timeouts are bound enough.
 package redisstore
 
 import (
@@ -208,6 +216,10 @@ func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
 	defer cancel()
 	vals, err := s.rdb.HMGet(ctx, s.entryKey(fn, key), "v", "t").Result()
 	if err != nil {
+		if isWrongType(err) {
+			// Not written by this store: a miss, which Set replaces.
+			return store.Entry{}, store.ErrNotFound
+		}
 		return store.Entry{}, fmt.Errorf("cachier: redis get %s %s: %w", fn, key, err)
 	}
 	v, ok := vals[0].(string)
@@ -223,11 +235,25 @@ func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
 	return store.Entry{Value: []byte(v), Time: time.UnixMicro(us)}, nil
 }
 
+// isWrongType reports the server's answer to a command on a key of another
+// type.
+func isWrongType(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && strings.HasPrefix(re.Error(), "WRONGTYPE")
+}
+
 // setScript writes the entry hash KEYS[1] (value ARGV[1], time ARGV[2]),
-// deletes the mark KEYS[2] and publishes on channel ARGV[3]. A script runs
-// whole or not at all, like MULTI/EXEC, and unlike a transaction its
-// PUBLISH goes to the node of the keys on a Ring too.
+// deletes the mark KEYS[2] and publishes on channel ARGV[3]. A key of
+// another type where the entry belongs (not written by this store) is
+// replaced; an entry hash is overwritten in place, so that a write refused
+// (out of memory, say) leaves it whole. A script runs as one command, like
+// MULTI/EXEC, and unlike a transaction its PUBLISH goes to the node of the
+// keys on a Ring too.
 var setScript = redis.NewScript(`
+local t = redis.call('TYPE', KEYS[1]).ok
+if t ~= 'hash' and t ~= 'none' then
+	redis.call('DEL', KEYS[1])
+end
 redis.call('HSET', KEYS[1], 'v', ARGV[1], 't', ARGV[2])
 redis.call('DEL', KEYS[2])
 redis.call('PUBLISH', ARGV[3], 'set')

@@ -208,6 +208,20 @@ func TestCorruptEntry(t *testing.T) {
 	if e, err := s.Get(ctx, fn, key); err != nil || string(e.Value) != "w" {
 		t.Fatalf("Get after overwrite = %q, %v", e.Value, err)
 	}
+
+	// A key of another type where the entry belongs: a miss (the server
+	// says WRONGTYPE), which Set replaces.
+	rdb.Del(ctx, keys[0])
+	rdb.Set(ctx, keys[0], "not a hash", 0)
+	if _, err := s.Get(ctx, fn, key); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get of a string key = %v, want ErrNotFound", err)
+	}
+	if err := s.Set(ctx, fn, key, store.Entry{Value: []byte("x"), Time: time.Now()}); err != nil {
+		t.Fatalf("Set over a string key: %v", err)
+	}
+	if e, err := s.Get(ctx, fn, key); err != nil || string(e.Value) != "x" {
+		t.Fatalf("Get after replacing a string key = %q, %v", e.Value, err)
+	}
 }
 
 // TestManyKeysClear makes SCAN take several rounds.
