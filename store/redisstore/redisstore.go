@@ -480,8 +480,8 @@ func subscribe(ctx context.Context, rdb redis.UniversalClient, channels ...strin
 // Wait implements store.Waiter; see the package documentation. It returns
 // nil when something may have changed or MaxWait passed, ctx.Err() when
 // ctx ended first, and an error when the server could not be asked
-// (including a subscription that the server did not confirm within
-// MaxWait).
+// (including a subscription that the server did not confirm within the
+// operation timeout).
 func (s *Store) Wait(ctx context.Context, fn, key string) error {
 	if d, ok := ctx.Deadline(); ok && time.Until(d) < MinSubscribe {
 		// Too short to be worth a connection: the caller is polling.
