@@ -96,7 +96,7 @@
 // The timeout is a context.WithTimeout per operation, and its runtime timer
 // is most of what a hit costs over a raw HGETALL on a local server (see
 // BenchmarkGetHitPaired); WithTimeout(0) saves it where the client's own
-// timeouts are bound enough.
+// timeouts are tight enough.
 package redisstore
 
 import (
