@@ -29,7 +29,16 @@ func newStore(t testing.TB, dir string, o Options) *Store {
 }
 
 func TestConformance(t *testing.T) {
-	for _, l := range layouts {
+	all := append(layouts[:len(layouts):len(layouts)],
+		struct {
+			name string
+			o    Options
+		}{"single-sync", Options{Sync: true}},
+		struct {
+			name string
+			o    Options
+		}{"separate-sync", Options{SeparateFiles: true, Sync: true}})
+	for _, l := range all {
 		t.Run(l.name, func(t *testing.T) {
 			storetest.Run(t, func(t *testing.T) store.Store {
 				return newStore(t, t.TempDir(), l.o)
