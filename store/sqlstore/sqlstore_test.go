@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/go-sql-driver/mysql"
+	"github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/jmoiron/sqlx"
 	_ "github.com/mattn/go-sqlite3"
@@ -471,4 +471,18 @@ func BenchmarkGetPaired(b *testing.B) {
 			b.ReportMetric(float64(took[0])/float64(took[2]), "store/rawprep")
 		})
 	}
+}
+
+// TestMySQLClientFoundRows: with clientFoundRows=true in the DSN, MySQL
+// counts matched rows instead of changed ones; Mark must read its result
+// the same either way.
+func TestMySQLClientFoundRows(t *testing.T) {
+	cfg, err := mysql.ParseDSN(mysqlDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ClientFoundRows = true
+	db := openServer(t, "MySQL/MariaDB", "mysql", cfg.FormatDSN())
+	st := newStore(t, db)
+	storetest.Run(t, func(t *testing.T) store.Store { return st })
 }
