@@ -216,8 +216,8 @@ func TestRedisOutage(t *testing.T) {
 			t.Errorf("square(%d) took %v with the server down (bound %v)", x, took, bound)
 		}
 	}
-	if !strings.Contains(logs.String(), "store failed") {
-		t.Errorf("the store failure was not logged; log:\n%s", logs.String())
+	if l := logs.String(); !strings.Contains(l, "level=WARN") || !strings.Contains(l, "redis.outage.square") {
+		t.Errorf("the store failure was not logged; log:\n%s", l)
 	}
 
 	srv.start()
