@@ -29,8 +29,11 @@ func TestKillWriter(t *testing.T) {
 			acked := map[int]int64{}
 			keys, version := 0, int64(1)
 			rounds := 60
-			if testing.Short() {
+			switch {
+			case testing.Short():
 				rounds = 5
+			case raceEnabled:
+				rounds = 20
 			}
 			watcher := newStore(t, dir, l.o)
 			rng := rand.New(rand.NewPCG(1, 2))
