@@ -62,7 +62,10 @@
 //
 // SQLite: use a busy timeout (go-sqlite3's default is 5s) so that processes
 // sharing a file wait for each other's writes, and WAL mode so that readers
-// do not wait for writers. PostgreSQL: any supported version. MySQL 5.7+ and
+// do not wait for writers. A ":memory:" database is one database per pooled
+// connection, so the table New creates would be missing on the others: give
+// it db.SetMaxOpenConns(1). (Shared-cache memory databases lock whole
+// tables and fail concurrent writers at once; they do not fit.) PostgreSQL: any supported version. MySQL 5.7+ and
 // MariaDB 10.3+, InnoDB with the DYNAMIC row format (the default); values
 // larger than the server's max_allowed_packet are refused by the server and
 // returned as errors (the core then returns the result uncached).

@@ -486,3 +486,20 @@ func TestMySQLClientFoundRows(t *testing.T) {
 	st := newStore(t, db)
 	storetest.Run(t, func(t *testing.T) store.Store { return st })
 }
+
+// TestSQLiteMemory: an in-memory SQLite database works as documented, with
+// one pooled connection.
+func TestSQLiteMemory(t *testing.T) {
+	db, err := sqlx.Open("sqlite3", ":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { db.Close() })
+	st, err := sqlstore.New(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	storetest.Run(t, func(t *testing.T) store.Store { return st })
+}
