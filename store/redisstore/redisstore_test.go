@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -466,4 +467,70 @@ func TestWait(t *testing.T) {
 		}
 		t.Logf("Wait returned %v after cancel", time.Since(start))
 	})
+}
+
+// countHook counts the round trips a client makes: commands, and
+// pipelines as one.
+type countHook struct{ n atomic.Int32 }
+
+func (h *countHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// TestRoundTrips: a hit, a miss, a write, a mark and an unmark are one
+// round trip each (once the server knows the scripts).
+func TestRoundTrips(t *testing.T) {
+	shared := client(t)
+	rdb := redis.NewClient(&redis.Options{Addr: shared.Options().Addr})
+	t.Cleanup(func() { rdb.Close() })
+	var h countHook
+	rdb.AddHook(&h)
+	s := redisstore.New(rdb, redisstore.WithKeyPrefix(prefix(t, shared)))
+	ctx := context.Background()
+	const fn, key = "f", "00000000000000000000000000000001"
+	// Warm up: the first run of a script may be EVALSHA, then EVAL.
+	if _, err := s.Mark(ctx, fn, key, "o", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Unmark(ctx, fn, key, "o"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set(ctx, fn, key, store.Entry{Value: []byte("v"), Time: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []struct {
+		name string
+		call func() error
+	}{
+		{"Get hit", func() error { _, err := s.Get(ctx, fn, key); return err }},
+		{"Get miss", func() error {
+			if _, err := s.Get(ctx, fn, "00000000000000000000000000000002"); !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("want ErrNotFound, got %v", err)
+			}
+			return nil
+		}},
+		{"Set", func() error { return s.Set(ctx, fn, key, store.Entry{Value: []byte("w"), Time: time.Now()}) }},
+		{"Mark", func() error { _, err := s.Mark(ctx, fn, key, "o", time.Minute); return err }},
+		{"Unmark", func() error { return s.Unmark(ctx, fn, key, "o") }},
+	} {
+		before := h.n.Load()
+		if err := op.call(); err != nil {
+			t.Fatalf("%s: %v", op.name, err)
+		}
+		if n := h.n.Load() - before; n != 1 {
+			t.Errorf("%s took %d round trips, want 1", op.name, n)
+		}
+	}
 }
