@@ -30,12 +30,16 @@ func init() {
 	backends["mongo"] = backendDef{open: openMongo, crossProcess: true}
 }
 
+// mongoDown remembers, by URI, a server that did not answer, so that the
+// many tests that open it skip at once instead of each waiting for it.
+var mongoDown sync.Map // string -> error
+
 const (
 	mongoTestDB       = "cachier_test"
 	mongoRegistry     = "dec_registry" // collection name -> when first opened
 	mongoCollPrefix   = "dec_"
 	mongoSweepMaxAge  = time.Hour
-	mongoOpenDeadline = 10 * time.Second
+	mongoOpenDeadline = 5 * time.Second
 )
 
 // openMongo opens the mongo backend on CACHIER_TEST_MONGO_URI, in a
@@ -49,6 +53,9 @@ const (
 func openMongo(t *testing.T, dir string) backend {
 	t.Helper()
 	uri := testenv.Getenv("CACHIER_TEST_MONGO_URI", "mongodb://127.0.0.1:27017")
+	if err, down := mongoDown.Load(uri); down {
+		testenv.Unavailable(t, "MongoDB", uri, err.(error)) // known since an earlier test: no new wait
+	}
 	client, err := mongo.Connect(options.Client().ApplyURI(uri))
 	if err != nil {
 		testenv.Unavailable(t, "MongoDB", uri, err)
@@ -61,6 +68,7 @@ func openMongo(t *testing.T, dir string) backend {
 	ctx, cancel := context.WithTimeout(context.Background(), mongoOpenDeadline)
 	defer cancel()
 	if err := client.Ping(ctx, nil); err != nil {
+		mongoDown.Store(uri, err)
 		testenv.Unavailable(t, "MongoDB", uri, err)
 	}
 

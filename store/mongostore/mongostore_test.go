@@ -35,6 +35,9 @@ const (
 func connect(t testing.TB) *mongo.Client {
 	t.Helper()
 	uri := testenv.Getenv(uriVar, defaultURI)
+	if err, down := serverDown.Load(uri); down {
+		testenv.Unavailable(t, "MongoDB", uri, err.(error)) // known since an earlier test: no new wait
+	}
 	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetServerSelectionTimeout(5 * time.Second))
 	if err != nil {
 		testenv.Unavailable(t, "MongoDB", uri, err)
@@ -43,10 +46,15 @@ func connect(t testing.TB) *mongo.Client {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := client.Ping(ctx, nil); err != nil {
+		serverDown.Store(uri, err)
 		testenv.Unavailable(t, "MongoDB", uri, err)
 	}
 	return client
 }
+
+// serverDown remembers, by URI, a server that did not answer, so that later
+// tests skip at once instead of each waiting for it.
+var serverDown sync.Map // string -> error
 
 // collName returns a collection name unique to this run of t.
 func collName(t testing.TB) string {
