@@ -399,8 +399,8 @@ func TestMongoOutage(t *testing.T) {
 		}
 		t.Logf("square(%d) with the server gone: %v", x, took)
 	}
-	if !strings.Contains(logs.String(), "store failed") {
-		t.Errorf("the outage was not logged; log:\n%s", logs.String())
+	if !strings.Contains(logs.String(), "mongo.outage.square") {
+		t.Errorf("no warning names the function; log:\n%s", logs.String())
 	}
 
 	proxy.up(t)
