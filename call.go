@@ -370,16 +370,35 @@ func (c *callState) waitOther(owner string, staleTime time.Time) (out []reflect.
 	f := c.f
 	c.say("being calculated by another process: waiting")
 	start := time.Now()
-	delay := 5 * time.Millisecond
+	delay := 5 * time.Millisecond // the polling pace, growing to 250ms
 	w, _ := f.st.(store.Waiter)
 	for {
-		wctx, cancel := context.WithTimeout(c.ctx, delay)
+		began := time.Now()
 		if w != nil {
-			_ = w.Wait(wctx, f.name, c.key)
-		} else {
-			<-wctx.Done()
+			// A Waiter returns when something may have changed: give it a
+			// long window (one subscription, one watch), within the
+			// caller's limits.
+			window := waiterWindow
+			if c.p.waitTimeout > 0 {
+				window = min(window, max(c.p.waitTimeout-time.Since(start), time.Millisecond))
+			}
+			wctx, cancel := context.WithTimeout(c.ctx, window)
+			err := w.Wait(wctx, f.name, c.key)
+			cancel()
+			if err != nil && c.ctx.Err() == nil && wctx.Err() == nil {
+				f.storeFailed("wait", err)
+			}
 		}
-		cancel()
+		// Never check faster than the polling pace: a Waiter that returns at
+		// once (a failing one, a spurious wake-up) must not make a busy loop.
+		if rest := delay - time.Since(began); rest > 0 {
+			t := time.NewTimer(rest)
+			select {
+			case <-t.C:
+			case <-c.ctx.Done():
+			}
+			t.Stop()
+		}
 		if err := c.ctx.Err(); err != nil {
 			return c.cancelled(err), false, true
 		}
@@ -418,6 +437,9 @@ func (c *callState) newerEntry(staleTime time.Time) ([]reflect.Value, bool) {
 	}
 	return out, true
 }
+
+// waiterWindow is how long one store.Waiter.Wait may last.
+const waiterWindow = 5 * time.Second
 
 // heartbeat renews the key's mark every MarkTTL/3 until stop is called, so
 // that a long calculation keeps its mark and a dead process loses it.
