@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -227,7 +228,7 @@ func TestMongoLazyGetter(t *testing.T) {
 	}
 }
 
-func randBytes(t *testing.T, n int) []byte {
+func randBytes(t testing.TB, n int) []byte {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)
@@ -432,4 +433,92 @@ func (l *mongoLogBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.String()
+}
+
+// BenchmarkMongoHit: a decorated call that hits the mongo backend, against a
+// raw FindOne of the same document by (fn, key) and by _id, taken in turn
+// within each iteration (so that a changing load weighs on both alike); it
+// reports each one's mean time and the ratios.
+func BenchmarkMongoHit(b *testing.B) {
+	uri := testenv.Getenv("CACHIER_TEST_MONGO_URI", "mongodb://127.0.0.1:27017")
+	client, err := mongo.Connect(options.Client().ApplyURI(uri))
+	if err != nil {
+		testenv.Unavailable(b, "MongoDB", uri, err)
+	}
+	defer client.Disconnect(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	err = client.Ping(ctx, nil)
+	cancel()
+	if err != nil {
+		testenv.Unavailable(b, "MongoDB", uri, err)
+	}
+	coll := client.Database(mongoTestDB).Collection("bench_" + hex.EncodeToString(randBytes(b, 6)))
+	defer coll.Drop(context.Background())
+	st := mongostore.New(func(context.Context) (*mongo.Collection, error) { return coll, nil })
+
+	type result struct {
+		Name  string
+		Score float64
+		Tags  []string
+	}
+	lookup := func(ctx context.Context, id int) (result, error) {
+		return result{Name: fmt.Sprint("item-", id), Score: float64(id) / 3, Tags: []string{"a", "b", "c"}}, nil
+	}
+	if err := cachier.Decorate(&lookup, cachier.Tag("backend=mongo,name=bench.lookup"), cachier.WithStore("mongo", st)); err != nil {
+		b.Fatal(err)
+	}
+	c := context.Background()
+	if _, err := lookup(c, 42); err != nil {
+		b.Fatal(err)
+	}
+	var doc struct {
+		ID  string `bson:"_id"`
+		Fn  string `bson:"fn"`
+		Key string `bson:"key"`
+	}
+	if err := coll.FindOne(c, bson.D{{Key: "completed", Value: true}}).Decode(&doc); err != nil {
+		b.Fatal(err)
+	}
+	raw := func(filter bson.D) func() {
+		return func() {
+			r, err := coll.FindOne(c, filter).Raw()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, v, ok := r.Lookup("value").BinaryOK(); !ok || len(v) == 0 {
+				b.Fatal("no value")
+			}
+		}
+	}
+	ops := [3]func(){
+		func() {
+			if r, err := lookup(c, 42); err != nil || r.Name != "item-42" {
+				b.Fatal(r, err)
+			}
+		},
+		raw(bson.D{{Key: "fn", Value: doc.Fn}, {Key: "key", Value: doc.Key}}),
+		raw(bson.D{{Key: "_id", Value: doc.ID}}),
+	}
+	for range 100 { // warm up
+		for _, op := range ops {
+			op()
+		}
+	}
+	var took [3]time.Duration
+	n := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		for j := range 3 {
+			k := (n + j) % 3
+			t0 := time.Now()
+			ops[k]()
+			took[k] += time.Since(t0)
+		}
+		n++
+	}
+	b.ReportMetric(float64(took[0].Nanoseconds())/float64(n), "hit-ns/call")
+	b.ReportMetric(float64(took[1].Nanoseconds())/float64(n), "raw-fn-key-ns/call")
+	b.ReportMetric(float64(took[2].Nanoseconds())/float64(n), "raw-id-ns/call")
+	b.ReportMetric(float64(took[0])/float64(took[1]), "hit/raw-fn-key")
+	b.ReportMetric(float64(took[0])/float64(took[2]), "hit/raw-id")
 }
