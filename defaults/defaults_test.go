@@ -177,3 +177,26 @@ func mustPanic(t *testing.T, what string, f func()) {
 	}()
 	f()
 }
+
+func TestQuotedValues(t *testing.T) {
+	s, err := defaults.Parse(`cache_dir='/srv/a,b c', key_prefix='it''s', next_time,name=x`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := defaults.Apply(defaults.Builtin(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.CacheDir != "/srv/a,b c" || p.KeyPrefix != "it's" || !p.NextTime || p.Name != "x" {
+		t.Errorf("got cache_dir %q key_prefix %q next_time %v name %q", p.CacheDir, p.KeyPrefix, p.NextTime, p.Name)
+	}
+	for _, bad := range []string{`cache_dir='/srv`, `cache_dir='/a'b`} {
+		if _, err := defaults.Parse(bad); err == nil {
+			t.Errorf("Parse(%q) succeeded", bad)
+		}
+	}
+	// A quote that does not open a value is an ordinary character.
+	if s, err := defaults.Parse(`name=o'brien`); err != nil || s.Pairs[0].Value != "o'brien" {
+		t.Errorf("Parse(name=o'brien) = %v, %v", s, err)
+	}
+}

@@ -193,18 +193,24 @@ func (s Spec) Has(key string) bool {
 
 // Parse splits a tag such as "stale_after=72h,next_time" into pairs and
 // checks every key. It does not check values; Apply does.
+//
+// A value may be single-quoted to hold commas or spaces at its ends, as in
+// cache_dir='/srv/a,b'; inside quotes, '' stands for one quote.
 func Parse(spec string) (Spec, error) {
 	var s Spec
-	for _, part := range strings.Split(spec, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		k, v, hasValue := strings.Cut(part, "=")
+	parts, err := split(spec)
+	if err != nil {
+		return Spec{}, err
+	}
+	for _, part := range parts {
+		k, v, hasValue := strings.Cut(part.text, "=")
 		k = strings.TrimSpace(k)
-		if hasValue {
+		switch {
+		case part.quoted:
+			v = part.value
+		case hasValue:
 			v = strings.TrimSpace(v)
-		} else {
+		default:
 			v = "true"
 		}
 		if !known(k) {
@@ -216,6 +222,69 @@ func Parse(spec string) (Spec, error) {
 		s.Pairs = append(s.Pairs, Pair{k, v})
 	}
 	return s, nil
+}
+
+type part struct {
+	text   string // the pair as written, up to a quoted value
+	value  string // the unquoted value, when quoted
+	quoted bool
+}
+
+// split cuts spec at the commas outside single quotes.
+func split(spec string) ([]part, error) {
+	var (
+		parts []part
+		cur   part
+		b     strings.Builder
+	)
+	flush := func() {
+		cur.text = strings.TrimSpace(cur.text + b.String())
+		b.Reset()
+		if cur.text != "" || cur.quoted {
+			parts = append(parts, cur)
+		}
+		cur = part{}
+	}
+	for i := 0; i < len(spec); i++ {
+		switch c := spec[i]; {
+		case c == ',':
+			flush()
+		case c == '\'' && strings.HasSuffix(strings.TrimSpace(b.String()), "="):
+			cur.text += b.String()
+			b.Reset()
+			var v strings.Builder
+			closed := false
+			for i++; i < len(spec); i++ {
+				if spec[i] == '\'' {
+					if i+1 < len(spec) && spec[i+1] == '\'' {
+						v.WriteByte('\'')
+						i++
+						continue
+					}
+					closed = true
+					break
+				}
+				v.WriteByte(spec[i])
+			}
+			if !closed {
+				k, _, _ := strings.Cut(cur.text, "=")
+				return nil, &KeyError{Key: strings.TrimSpace(k), Value: v.String(), Err: errors.New("unterminated quote")}
+			}
+			cur.value, cur.quoted = v.String(), true
+			// Only spaces may follow the closing quote before the comma.
+			for i+1 < len(spec) && spec[i+1] == ' ' {
+				i++
+			}
+			if i+1 < len(spec) && spec[i+1] != ',' {
+				k, _, _ := strings.Cut(cur.text, "=")
+				return nil, &KeyError{Key: strings.TrimSpace(k), Value: cur.value, Err: errors.New("text after a quoted value")}
+			}
+		default:
+			b.WriteByte(c)
+		}
+	}
+	flush()
+	return parts, nil
 }
 
 func known(k string) bool {
