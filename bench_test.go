@@ -2,6 +2,7 @@ package cachier_test
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"strconv"
 	"sync"
@@ -90,24 +91,41 @@ func BenchmarkMissMemory(b *testing.B) {
 	}
 }
 
-// BenchmarkHitFile is a hit on the embedded file store, decoding included.
+// BenchmarkHitFile is a hit on the embedded file store, decoding included,
+// with 1 and 10,000 entries in the function's cache, in both layouts: a hit
+// must not grow with the cache.
 func BenchmarkHitFile(b *testing.B) {
-	for _, layout := range []string{"", ",separate_files"} {
-		name := "log"
-		if layout != "" {
-			name = "separate"
+	for _, layout := range []string{"log", "separate"} {
+		for _, entries := range []int{1, 10000} {
+			b.Run(fmt.Sprintf("layout=%s/entries=%d", layout, entries), func(b *testing.B) {
+				spec := "backend=file,name=bench.file" + layout + ",cache_dir=" + b.TempDir()
+				if layout == "separate" {
+					spec += ",separate_files"
+				}
+				f := func(s string) (string, error) { return s + "!", nil }
+				mustDecorate(b, &f, spec)
+				h, err := cachier.Of(&f)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ctx := context.Background()
+				for i := range entries {
+					if err := h.Precache(ctx, strconv.Itoa(i)+"!", strconv.Itoa(i)); err != nil {
+						b.Fatal(err)
+					}
+				}
+				keys := make([]string, 100)
+				for i := range keys {
+					keys[i] = strconv.Itoa(i * entries / len(keys))
+				}
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					if _, err := f(keys[i%len(keys)]); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
 		}
-		b.Run(name, func(b *testing.B) {
-			f := func(s string) (string, error) { return s + "!", nil }
-			mustDecorate(b, &f, "backend=file,name=bench.file"+name+",cache_dir="+b.TempDir()+layout)
-			for i := range 100 {
-				f(strconv.Itoa(i))
-			}
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
-				_, _ = f(strconv.Itoa(i % 100))
-			}
-		})
 	}
 }
 
