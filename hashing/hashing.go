@@ -337,20 +337,7 @@ func newEncoder(t reflect.Type) encoder {
 			return err
 		}
 	case reflect.Pointer:
-		elem := encoderFor(t.Elem())
-		return func(s *state, v reflect.Value) error {
-			if v.IsNil() {
-				s.byte1(0)
-				return nil
-			}
-			s.byte1(1)
-			if err := s.enter(); err != nil {
-				return err
-			}
-			err := elem(s, v.Elem())
-			s.depth--
-			return err
-		}
+		return pointerEncoder(encoderFor(t.Elem()))
 	case reflect.Slice:
 		if t.Elem().Kind() == reflect.Uint8 && t.Elem() == reflect.TypeOf(byte(0)) {
 			return func(s *state, v reflect.Value) error {
@@ -384,6 +371,23 @@ func newEncoder(t reflect.Type) encoder {
 	}
 	return func(s *state, v reflect.Value) error {
 		return fmt.Errorf("type %s: %w", t, ErrUnhashable)
+	}
+}
+
+// pointerEncoder encodes a pointer as nil or as what it points to.
+func pointerEncoder(elem encoder) encoder {
+	return func(s *state, v reflect.Value) error {
+		if v.IsNil() {
+			s.byte1(0)
+			return nil
+		}
+		s.byte1(1)
+		if err := s.enter(); err != nil {
+			return err
+		}
+		err := elem(s, v.Elem())
+		s.depth--
+		return err
 	}
 }
 
@@ -615,19 +619,7 @@ func newStructural(t reflect.Type) encoder {
 	case reflect.Map:
 		return mapEncoder(t)
 	case reflect.Pointer:
-		return func(s *state, v reflect.Value) error {
-			if v.IsNil() {
-				s.byte1(0)
-				return nil
-			}
-			s.byte1(1)
-			if err := s.enter(); err != nil {
-				return err
-			}
-			err := newStructural(t.Elem())(s, v.Elem())
-			s.depth--
-			return err
-		}
+		return pointerEncoder(newStructural(t.Elem()))
 	}
 	return func(s *state, v reflect.Value) error {
 		return fmt.Errorf("type %s implements hashstructure.Hashable but is unexported here: %w", t, ErrUnhashable)
