@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cachier-go/cachier"
+	"github.com/cachier-go/cachier/hashing"
 )
 
 // The process race: four OS processes (this test binary, re-executed) ask
@@ -130,4 +131,89 @@ func TestProcessRaceChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	fmt.Printf("RESULT=%s\n", v)
+}
+
+// TestDeadProcessMark: a process that dies mid-calculation holding the
+// being-calculated mark must not block the others for longer than mark_ttl.
+// A child (this test binary, re-executed) starts computing a key and is
+// killed with SIGKILL; this process then asks for the key and must compute
+// it itself once the mark lapses.
+func TestDeadProcessMark(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts OS processes")
+	}
+	const markTTL = 1500 * time.Millisecond
+	names := make([]string, 0, len(backends))
+	for name, def := range backends {
+		if def.crossProcess {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			b := backends[name].open(t, dir)
+			cmd := exec.Command(os.Args[0], "-test.run=^TestDeadProcessMarkChild$", "-test.v", "-test.count=1")
+			cmd.Env = append(os.Environ(), envChild+"=1", envBackend+"="+name, envDir+"="+dir)
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			started := filepath.Join(dir, "started")
+			for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+				if _, err := os.Stat(started); err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					_ = cmd.Process.Kill()
+					t.Fatalf("the child never started computing:\n%s", &out)
+				}
+			}
+			_ = cmd.Process.Kill() // SIGKILL: no deferred cleanup runs, the mark stays
+			_ = cmd.Wait()
+
+			f := func(ctx context.Context, x int) (string, error) { return fmt.Sprint("mine-", x), nil }
+			opts := append([]cachier.Option{cachier.Tag(b.tag + ",name=dead-" + filepath.Base(dir) + fmt.Sprintf(",mark_ttl=%s", markTTL))}, b.opts...)
+			if err := cachier.Decorate(&f, opts...); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			// The dead child's mark is there: nobody else may take it yet.
+			h, err := cachier.Of(&f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			key, _ := hashing.Default([]any{7})
+			if got, err := h.Store().Mark(ctx, h.Name(), key, "probe", time.Second); err != nil || got {
+				t.Fatalf("Mark by a third party = %v, %v: the dead process held no mark", got, err)
+			}
+			start := time.Now()
+			v, err := f(ctx, 7)
+			if err != nil || v != "mine-7" {
+				t.Fatalf("after the owner died: %q, %v (waited %v)", v, err, time.Since(start))
+			}
+			t.Logf("computed after waiting %v for the dead process's mark (mark_ttl %v)", time.Since(start).Round(time.Millisecond), markTTL)
+		})
+	}
+}
+
+// TestDeadProcessMarkChild is the process TestDeadProcessMark kills.
+func TestDeadProcessMarkChild(t *testing.T) {
+	if os.Getenv(envChild) != "1" {
+		t.Skip("run by TestDeadProcessMark")
+	}
+	dir := os.Getenv(envDir)
+	b := backends[os.Getenv(envBackend)].open(t, dir)
+	f := func(ctx context.Context, x int) (string, error) {
+		_ = os.WriteFile(filepath.Join(dir, "started"), nil, 0o600)
+		select {} // computes until killed
+	}
+	opts := append([]cachier.Option{cachier.Tag(b.tag + ",name=dead-" + filepath.Base(dir) + ",mark_ttl=1500ms")}, b.opts...)
+	if err := cachier.Decorate(&f, opts...); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = f(context.Background(), 7)
 }
