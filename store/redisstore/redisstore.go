@@ -116,6 +116,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cachier-go/cachier/internal/opctx"
 	"github.com/cachier-go/cachier/store"
 )
 
@@ -141,15 +142,7 @@ type Store struct {
 	rdb     redis.UniversalClient
 	prefix  string
 	timeout time.Duration
-	shared  atomic.Pointer[sharedDeadline] // see opCtx
-}
-
-// A sharedDeadline is a context that operations called with
-// context.Background share, renewed every tenth of the timeout.
-type sharedDeadline struct {
-	ctx     context.Context
-	cancel  context.CancelFunc // never called: the context ends at its deadline
-	renewAt time.Time
+	op      *opctx.Timeout // applies timeout to each operation; see package opctx
 }
 
 var (
@@ -185,41 +178,9 @@ func New(rdb redis.UniversalClient, opts ...Option) *Store {
 	for _, o := range opts {
 		o(s)
 	}
+	s.op = opctx.New(s.timeout)
 	return s
 }
-
-// opCtx derives the context of one operation: ctx, ended at most the
-// operation timeout after the operation starts.
-//
-// A context.WithTimeout per call costs a timer, a context and its
-// cancellation, a measurable part of a hit on a nearby server. So a
-// caller's context that already ends within the timeout is used as it is,
-// and operations called with context.Background or context.TODO (no
-// deadline, no values, never cancelled: what the core passes for a
-// function without a context argument) share a deadline context with the
-// others started in the same tenth of the timeout, so that their bound is
-// between nine tenths of the timeout and the timeout.
-func (s *Store) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	if s.timeout <= 0 {
-		return ctx, noCancel
-	}
-	if ctx == context.Background() || ctx == context.TODO() {
-		now := time.Now()
-		d := s.shared.Load()
-		if d == nil || !now.Before(d.renewAt) {
-			c, cancel := context.WithDeadline(context.Background(), now.Add(s.timeout))
-			d = &sharedDeadline{ctx: c, cancel: cancel, renewAt: now.Add(s.timeout / 10)}
-			s.shared.Store(d)
-		}
-		return d.ctx, noCancel
-	}
-	if d, ok := ctx.Deadline(); ok && time.Until(d) <= s.timeout {
-		return ctx, noCancel
-	}
-	return context.WithTimeout(ctx, s.timeout)
-}
-
-func noCancel() {}
 
 // base returns "<prefix>{<h>}:", the start of every key of fn.
 func (s *Store) base(fn string) string { return s.key(fn, "", "") }
@@ -245,7 +206,7 @@ func (s *Store) markKey(fn, key string) string  { return s.key(fn, "m:", key) }
 
 // Get implements store.Store with one HMGET.
 func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
-	ctx, cancel := s.opCtx(ctx)
+	ctx, cancel := s.op.Context(ctx)
 	defer cancel()
 	vals, err := s.rdb.HMGet(ctx, s.entryKey(fn, key), "v", "t").Result()
 	if err != nil {
@@ -296,7 +257,7 @@ return 1
 // Set implements store.Store: the entry is written, the mark deleted and
 // waiters notified in one script call.
 func (s *Store) Set(ctx context.Context, fn, key string, e store.Entry) error {
-	ctx, cancel := s.opCtx(ctx)
+	ctx, cancel := s.op.Context(ctx)
 	defer cancel()
 	base := s.base(fn)
 	value := e.Value
@@ -336,7 +297,7 @@ return 0
 // Mark implements store.Store with one script call (EVALSHA, falling back
 // to EVAL the first time on a server that has not seen the script).
 func (s *Store) Mark(ctx context.Context, fn, key, owner string, ttl time.Duration) (bool, error) {
-	ctx, cancel := s.opCtx(ctx)
+	ctx, cancel := s.op.Context(ctx)
 	defer cancel()
 	ms := (ttl + time.Millisecond - 1) / time.Millisecond
 	if ms < 1 {
@@ -351,7 +312,7 @@ func (s *Store) Mark(ctx context.Context, fn, key, owner string, ttl time.Durati
 
 // Unmark implements store.Store.
 func (s *Store) Unmark(ctx context.Context, fn, key, owner string) error {
-	ctx, cancel := s.opCtx(ctx)
+	ctx, cancel := s.op.Context(ctx)
 	defer cancel()
 	base := s.base(fn)
 	err := unmarkScript.Run(ctx, s.rdb, []string{base + "m:" + key}, owner, base+"c:"+key).Err()
@@ -384,7 +345,7 @@ func (s *Store) ClearMarks(ctx context.Context, fn string) error {
 // publishFn wakes the waiters of every key of a function. Waiters also
 // wake on their own when a mark lapses, so a failure is not reported.
 func (s *Store) publishFn(ctx context.Context, base string) {
-	ctx, cancel := s.opCtx(ctx)
+	ctx, cancel := s.op.Context(ctx)
 	defer cancel()
 	s.rdb.Publish(ctx, base+"c", "clear")
 }
@@ -469,13 +430,13 @@ func (s *Store) scanNode(ctx context.Context, node redis.UniversalClient, patter
 }
 
 func (s *Store) scanOnce(ctx context.Context, node redis.UniversalClient, cursor uint64, pattern string) ([]string, uint64, error) {
-	ctx, cancel := s.opCtx(ctx)
+	ctx, cancel := s.op.Context(ctx)
 	defer cancel()
 	return node.Scan(ctx, cursor, pattern, scanCount).Result()
 }
 
 func (s *Store) batch(ctx context.Context, node redis.UniversalClient, keys []string, each func(context.Context, redis.Cmdable, []string) error) error {
-	ctx, cancel := s.opCtx(ctx)
+	ctx, cancel := s.op.Context(ctx)
 	defer cancel()
 	return each(ctx, node, keys)
 }
@@ -528,7 +489,7 @@ func (s *Store) Wait(ctx context.Context, fn, key string) error {
 	// Subscribing, its confirmation and the mark's lookup are bounded by
 	// the operation timeout: a server that does not answer them is an
 	// error, not a wait.
-	sctx, scancel := s.opCtx(wctx)
+	sctx, scancel := s.op.Context(wctx)
 	defer scancel()
 	// fail reports why a Receive or a command failed: the caller's context,
 	// or the server.

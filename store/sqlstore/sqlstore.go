@@ -85,6 +85,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/cachier-go/cachier/internal/opctx"
 	"github.com/cachier-go/cachier/store"
 )
 
@@ -143,15 +144,7 @@ type Store struct {
 	hashes  sync.Map     // fn -> fnHash(fn), for the first maxCachedHashes identities
 	nHashes atomic.Int32 // identities cached in hashes
 
-	shared atomic.Pointer[sharedDeadline] // see opContext
-}
-
-// A sharedDeadline is a context that operations called with
-// context.Background share, renewed every tenth of the timeout.
-type sharedDeadline struct {
-	ctx     context.Context
-	cancel  context.CancelFunc // never called: the context ends at its deadline
-	renewAt time.Time
+	op *opctx.Timeout // applies timeout to each operation; see package opctx
 }
 
 // maxCachedHashes bounds the identities whose hash a store keeps: a program
@@ -202,7 +195,7 @@ func New(db *sqlx.DB, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, d: d, table: c.table, timeout: c.timeout}
+	s := &Store{db: db, d: d, table: c.table, timeout: c.timeout, op: opctx.New(c.timeout)}
 	if err := s.createTable(); err != nil {
 		return nil, err
 	}
@@ -281,33 +274,6 @@ func (s *Store) Close() error {
 // Table returns the name of the store's table.
 func (s *Store) Table() string { return s.table }
 
-// opContext returns the context one operation runs under: ctx, ended at
-// most the store's timeout after the operation starts.
-//
-// A context.WithTimeout per call costs a timer, a context and its
-// cancellation; on a hit that is a measurable part of the price. So where
-// the caller's context already ends within the timeout it is used as it is,
-// and where it is context.Background or context.TODO (no deadline, no
-// values, never cancelled) the operation shares a deadline context with the
-// others started in the same tenth of the timeout: its bound is then
-// between nine tenths of the timeout and the timeout.
-func (s *Store) opContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if ctx == context.Background() || ctx == context.TODO() {
-		now := time.Now()
-		d := s.shared.Load()
-		if d == nil || !now.Before(d.renewAt) {
-			c, cancel := context.WithDeadline(context.Background(), now.Add(s.timeout))
-			d = &sharedDeadline{ctx: c, cancel: cancel, renewAt: now.Add(s.timeout / 10)}
-			s.shared.Store(d)
-		}
-		return d.ctx, func() {}
-	}
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= s.timeout {
-		return ctx, func() {}
-	}
-	return context.WithTimeout(ctx, s.timeout)
-}
-
 // fnHash is the primary-key form of a function identity, cached: a hit
 // then costs a map lookup instead of a SHA-256 and two allocations.
 func (s *Store) fnHash(fn string) string {
@@ -336,7 +302,7 @@ func checkKey(key string) error {
 
 // Get implements store.Store.
 func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
-	ctx, cancel := s.opContext(ctx)
+	ctx, cancel := s.op.Context(ctx)
 	defer cancel()
 	var (
 		v  []byte
@@ -361,7 +327,7 @@ func (s *Store) Set(ctx context.Context, fn, key string, e store.Entry) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	ctx, cancel := s.opContext(ctx)
+	ctx, cancel := s.op.Context(ctx)
 	defer cancel()
 	v := e.Value
 	if v == nil {
@@ -379,7 +345,7 @@ func (s *Store) Mark(ctx context.Context, fn, key, owner string, ttl time.Durati
 	if err := checkKey(key); err != nil {
 		return false, err
 	}
-	ctx, cancel := s.opContext(ctx)
+	ctx, cancel := s.op.Context(ctx)
 	defer cancel()
 	h, ttlUS := s.fnHash(fn), ttl.Microseconds()
 	var (
@@ -410,7 +376,7 @@ func (s *Store) Mark(ctx context.Context, fn, key, owner string, ttl time.Durati
 
 // Unmark implements store.Store.
 func (s *Store) Unmark(ctx context.Context, fn, key, owner string) error {
-	ctx, cancel := s.opContext(ctx)
+	ctx, cancel := s.op.Context(ctx)
 	defer cancel()
 	h := s.fnHash(fn)
 	res, err := s.unmarkDelete.ExecContext(ctx, h, key, owner)
@@ -428,7 +394,7 @@ func (s *Store) Unmark(ctx context.Context, fn, key, owner string) error {
 
 // Clear implements store.Store.
 func (s *Store) Clear(ctx context.Context, fn string) error {
-	ctx, cancel := s.opContext(ctx)
+	ctx, cancel := s.op.Context(ctx)
 	defer cancel()
 	if _, err := s.clear.ExecContext(ctx, s.fnHash(fn)); err != nil {
 		return fmt.Errorf("cachier: sql clear %q: %w", fn, err)
@@ -438,7 +404,7 @@ func (s *Store) Clear(ctx context.Context, fn string) error {
 
 // ClearMarks implements store.Store.
 func (s *Store) ClearMarks(ctx context.Context, fn string) error {
-	ctx, cancel := s.opContext(ctx)
+	ctx, cancel := s.op.Context(ctx)
 	defer cancel()
 	h := s.fnHash(fn)
 	_, err := s.clearMarksDelete.ExecContext(ctx, h)
@@ -454,7 +420,7 @@ func (s *Store) ClearMarks(ctx context.Context, fn string) error {
 // DeleteStale implements store.Store. An entry whose key is being
 // recomputed under a live mark keeps the mark and loses the entry.
 func (s *Store) DeleteStale(ctx context.Context, fn string, cutoff time.Time) error {
-	ctx, cancel := s.opContext(ctx)
+	ctx, cancel := s.op.Context(ctx)
 	defer cancel()
 	h, c := s.fnHash(fn), cutoff.UnixMicro()
 	_, err := s.deleteStale.ExecContext(ctx, h, c)
