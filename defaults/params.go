@@ -195,7 +195,7 @@ func (s Spec) Has(key string) bool {
 // checks every key. It does not check values; Apply does.
 //
 // A value may be single-quoted to hold commas or spaces at its ends, as in
-// cache_dir='/srv/a,b'; inside quotes, '' stands for one quote.
+// cache_dir='/srv/a,b'; inside quotes, two quotes in a row stand for one.
 func Parse(spec string) (Spec, error) {
 	var s Spec
 	parts, err := split(spec)
