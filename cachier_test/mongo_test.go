@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -236,87 +235,6 @@ func randBytes(t testing.TB, n int) []byte {
 	return b
 }
 
-// mongoProxy forwards TCP connections to the MongoDB test server. down cuts
-// every connection and closes the listener: to the client, the server is
-// gone. up listens again on the same address.
-type mongoProxy struct {
-	addr, target string
-	mu           sync.Mutex
-	ln           net.Listener
-	conns        map[net.Conn]bool
-}
-
-func startMongoProxy(t *testing.T, target string) *mongoProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &mongoProxy{addr: ln.Addr().String(), target: target, conns: map[net.Conn]bool{}}
-	p.serve(ln)
-	t.Cleanup(p.down)
-	return p
-}
-
-func (p *mongoProxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("tcp", p.target)
-			if err != nil {
-				in.Close()
-				continue
-			}
-			p.mu.Lock()
-			if p.ln != ln { // went down meanwhile
-				p.mu.Unlock()
-				in.Close()
-				out.Close()
-				return
-			}
-			p.conns[in], p.conns[out] = true, true
-			p.mu.Unlock()
-			go p.pipe(in, out)
-			go p.pipe(out, in)
-		}
-	}()
-}
-
-func (p *mongoProxy) pipe(dst, src net.Conn) {
-	io.Copy(dst, src)
-	dst.Close()
-	src.Close()
-	p.mu.Lock()
-	delete(p.conns, dst)
-	delete(p.conns, src)
-	p.mu.Unlock()
-}
-
-func (p *mongoProxy) down() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-	}
-}
-
-func (p *mongoProxy) up(t *testing.T) {
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.serve(ln)
-}
-
 // TestMongoOutage: the server goes away while a decorated function is in
 // use. Calls return the function's results, each within a bound set by the
 // store's timeout, and the failure is logged; when the server is back, the
@@ -332,8 +250,8 @@ func TestMongoOutage(t *testing.T) {
 	if _, _, err := net.SplitHostPort(target); err != nil {
 		target += ":27017"
 	}
-	proxy := startMongoProxy(t, target)
-	client, err := mongo.Connect(options.Client().ApplyURI("mongodb://" + proxy.addr + "/?directConnection=true"))
+	proxy := testenv.StartProxy(t, target)
+	client, err := mongo.Connect(options.Client().ApplyURI("mongodb://" + proxy.Addr() + "/?directConnection=true"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +303,7 @@ func TestMongoOutage(t *testing.T) {
 		}
 	}
 
-	proxy.down()
+	proxy.Stop()
 	// A call makes a few store operations (look-up, mark, store, unmark),
 	// each bounded by opTimeout: far below the driver's 30s server
 	// selection.
@@ -404,7 +322,7 @@ func TestMongoOutage(t *testing.T) {
 		t.Errorf("no warning names the function; log:\n%s", logs.String())
 	}
 
-	proxy.up(t)
+	proxy.Restore()
 	deadline = time.Now().Add(30 * time.Second)
 	for {
 		if ran, _ := call(3); !ran {

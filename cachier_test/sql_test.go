@@ -7,9 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/url"
 	"path/filepath"
 	"runtime"
@@ -158,7 +156,7 @@ func TestSQLOutage(t *testing.T) {
 			before := runtime.NumGoroutine()
 			var (
 				db    *sqlx.DB
-				proxy *sqlProxy
+				proxy *testenv.Proxy
 				table = sqlstore.DefaultTable
 			)
 			if tc.driver == "sqlite3" {
@@ -186,8 +184,8 @@ func TestSQLOutage(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				proxy = startSQLProxy(t, addr)
-				if db, err = sqlx.Open(tc.driver, dsn(proxy.addr())); err != nil {
+				proxy = testenv.StartProxy(t, addr)
+				if db, err = sqlx.Open(tc.driver, dsn(proxy.Addr())); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -229,7 +227,7 @@ func TestSQLOutage(t *testing.T) {
 			}
 
 			if proxy != nil {
-				proxy.setDown(true)
+				proxy.Hang()
 			} else {
 				db.Close()
 			}
@@ -252,7 +250,7 @@ func TestSQLOutage(t *testing.T) {
 			}
 
 			if proxy != nil {
-				proxy.setDown(false)
+				proxy.Restore()
 				// The pool drops the connections the outage broke, one per
 				// failed call at most; the store answers again within a bound.
 				deadline := time.Now().Add(15 * time.Second)
@@ -277,7 +275,7 @@ func TestSQLOutage(t *testing.T) {
 			st.Close()
 			db.Close()
 			if proxy != nil {
-				proxy.close()
+				proxy.Close()
 			}
 			sqlCheckGoroutines(t, before)
 		})
@@ -344,92 +342,6 @@ func (l *sqlLogBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
-}
-
-// A sqlProxy forwards TCP connections to a database server until it is set
-// down; then it answers nothing and forwards nothing while keeping every
-// connection open, as a hung server or a network dropping packets does.
-type sqlProxy struct {
-	ln     net.Listener
-	target string
-	wg     sync.WaitGroup
-
-	mu      sync.Mutex
-	down    bool
-	clients map[net.Conn]bool
-	servers map[net.Conn]bool
-}
-
-func startSQLProxy(t *testing.T, target string) *sqlProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &sqlProxy{ln: ln, target: target, clients: map[net.Conn]bool{}, servers: map[net.Conn]bool{}}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(p.close)
-	return p
-}
-
-func (p *sqlProxy) addr() string { return p.ln.Addr().String() }
-
-func (p *sqlProxy) accept() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		p.clients[c] = true
-		down := p.down
-		p.mu.Unlock()
-		if down {
-			continue // held open, never answered
-		}
-		s, err := net.DialTimeout("tcp", p.target, 5*time.Second)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.servers[s] = true
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go func() { defer p.wg.Done(); _, _ = io.Copy(s, c) }()
-		go func() { defer p.wg.Done(); _, _ = io.Copy(c, s) }()
-	}
-}
-
-// setDown starts the outage (server sides cut, clients left hanging) or
-// ends it (the hanging clients closed, so their pools replace them).
-func (p *sqlProxy) setDown(down bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = down
-	m := &p.clients
-	if down {
-		m = &p.servers
-	}
-	for c := range *m {
-		c.Close()
-	}
-	*m = map[net.Conn]bool{}
-}
-
-func (p *sqlProxy) close() {
-	p.ln.Close()
-	p.mu.Lock()
-	for _, m := range []map[net.Conn]bool{p.clients, p.servers} {
-		for c := range m {
-			c.Close()
-		}
-	}
-	p.clients, p.servers = map[net.Conn]bool{}, map[net.Conn]bool{}
-	p.mu.Unlock()
-	p.wg.Wait()
 }
 
 // BenchmarkSQLHit times a decorated function's cache hit over the sql

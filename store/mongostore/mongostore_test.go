@@ -305,91 +305,6 @@ func timedOps(t *testing.T, st store.Store, timeout time.Duration) map[string]er
 	return errs
 }
 
-// proxy forwards TCP connections to the test server until Close, which
-// drops the listener and every connection: to the client, the server is
-// gone.
-type proxy struct {
-	l      net.Listener
-	target string
-	mu     sync.Mutex
-	conns  []net.Conn
-	closed bool
-	wg     sync.WaitGroup
-}
-
-func startProxy(t testing.TB, addr, target string) *proxy {
-	t.Helper()
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{l: l, target: target}
-	p.wg.Add(1)
-	go p.serve()
-	t.Cleanup(p.Close)
-	return p
-}
-
-func (p *proxy) serve() {
-	defer p.wg.Done()
-	for {
-		in, err := p.l.Accept()
-		if err != nil {
-			return
-		}
-		out, err := net.Dial("tcp", p.target)
-		if err != nil {
-			in.Close()
-			continue
-		}
-		p.mu.Lock()
-		if p.closed {
-			p.mu.Unlock()
-			in.Close()
-			out.Close()
-			return
-		}
-		p.conns = append(p.conns, in, out)
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go p.pipe(in, out)
-		go p.pipe(out, in)
-	}
-}
-
-func (p *proxy) pipe(dst, src net.Conn) {
-	defer p.wg.Done()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				break
-			}
-		}
-		if err != nil {
-			break
-		}
-	}
-	dst.Close()
-	src.Close()
-}
-
-func (p *proxy) Close() {
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return
-	}
-	p.closed = true
-	p.l.Close()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.mu.Unlock()
-	p.wg.Wait()
-}
-
 // TestOutageServerGone: a store in use loses its server mid-test (every
 // connection cut, nothing listening), fails every operation within its
 // timeout, and works again once the server is back on the same address.
@@ -400,9 +315,8 @@ func TestOutageServerGone(t *testing.T) {
 	if err != nil {
 		t.Skipf("cannot proxy %s: %v", uri, err)
 	}
-	addr := closedAddr(t)
-	p := startProxy(t, addr, cs)
-	client, err := mongo.Connect(options.Client().ApplyURI("mongodb://" + addr + "/?directConnection=true"))
+	p := testenv.StartProxy(t, cs)
+	client, err := mongo.Connect(options.Client().ApplyURI("mongodb://" + p.Addr() + "/?directConnection=true"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -428,14 +342,14 @@ func TestOutageServerGone(t *testing.T) {
 
 	// The store is in use (collection and index known, connections
 	// pooled) when the server goes.
-	p.Close()
+	p.Stop()
 	for op, err := range timedOps(t, st, timeout) {
 		if err == nil {
 			t.Errorf("%s with the server gone: nil error", op)
 		}
 	}
 
-	startProxy(t, addr, cs)
+	p.Restore()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		got, err := st.Get(ctx, fn, key)

@@ -3,18 +3,16 @@ package sqlstore_test
 import (
 	"context"
 	"errors"
-	"io"
-	"net"
 	"net/url"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/jmoiron/sqlx"
 
+	"github.com/cachier-go/cachier/internal/testenv"
 	"github.com/cachier-go/cachier/store"
 	"github.com/cachier-go/cachier/store/sqlstore"
 )
@@ -171,8 +169,8 @@ func TestOutageUnreachable(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := startProxy(t, target)
-			dsn, err := tc.dsn(p.addr())
+			p := testenv.StartProxy(t, target)
+			dsn, err := tc.dsn(p.Addr())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -186,7 +184,7 @@ func TestOutageUnreachable(t *testing.T) {
 			}
 			expectWorking(t, st)
 
-			p.setDown(true)
+			p.Hang()
 			expectFailFast(t, st)
 			// New too gives up within its timeout.
 			start := time.Now()
@@ -205,7 +203,7 @@ func TestOutageUnreachable(t *testing.T) {
 				t.Errorf("Get with a 50ms context during the outage = %v after %v", err, time.Since(start))
 			}
 
-			p.setDown(false)
+			p.Restore()
 			recoverBy := time.Now().Add(10 * time.Second)
 			for {
 				// The pool may hand out a connection broken by the outage
@@ -222,7 +220,7 @@ func TestOutageUnreachable(t *testing.T) {
 
 			st.Close()
 			db.Close()
-			p.close()
+			p.Close()
 			checkGoroutines(t, before)
 		})
 	}
@@ -248,101 +246,4 @@ func serverAddr(name string) (string, error) {
 		return "", errors.New("CACHIER_TEST_MYSQL_DSN is not a tcp address")
 	}
 	return cfg.Addr, nil
-}
-
-// A proxy forwards TCP connections to a server until it is set down; then
-// it forwards nothing in either direction and answers nothing, while
-// keeping every connection open.
-type proxy struct {
-	ln     net.Listener
-	target string
-
-	mu    sync.Mutex
-	down  bool
-	up    map[net.Conn]bool // server sides of forwarded connections
-	conns map[net.Conn]bool // client sides, forwarded or held
-	wg    sync.WaitGroup
-}
-
-func startProxy(t *testing.T, target string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln, target: target, up: map[net.Conn]bool{}, conns: map[net.Conn]bool{}}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(p.close)
-	return p
-}
-
-func (p *proxy) addr() string { return p.ln.Addr().String() }
-
-func (p *proxy) accept() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		p.conns[c] = true
-		down := p.down
-		p.mu.Unlock()
-		if down {
-			continue // held open, never answered
-		}
-		s, err := net.DialTimeout("tcp", p.target, 5*time.Second)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.up[s] = true
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go p.pipe(s, c)
-		go p.pipe(c, s)
-	}
-}
-
-// pipe copies src to dst until either fails. It closes neither: a client
-// connection stays open, silent, through an outage.
-func (p *proxy) pipe(dst, src net.Conn) {
-	defer p.wg.Done()
-	_, _ = io.Copy(dst, src)
-}
-
-// setDown starts or ends the outage. Starting it cuts every forwarded
-// connection from the server and leaves the clients hanging; ending it
-// closes the clients' connections, which their pools then replace.
-func (p *proxy) setDown(down bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = down
-	if down {
-		for s := range p.up {
-			s.Close()
-		}
-		p.up = map[net.Conn]bool{}
-		return
-	}
-	for c := range p.conns {
-		c.Close()
-	}
-	p.conns = map[net.Conn]bool{}
-}
-
-func (p *proxy) close() {
-	p.ln.Close()
-	p.mu.Lock()
-	for c := range p.conns {
-		c.Close()
-	}
-	for s := range p.up {
-		s.Close()
-	}
-	p.conns, p.up = map[net.Conn]bool{}, map[net.Conn]bool{}
-	p.mu.Unlock()
-	p.wg.Wait()
 }
