@@ -25,7 +25,8 @@ func TestAnalyze(t *testing.T) {
 		{func(s *svc, ctx context.Context, id int) (string, int, error) { return "", 0, nil }, 1, 0, []int{2}, 2, []int{0, 1}},
 		{func(s svc, x int) error { return nil }, -1, 0, []int{1}, 0, nil},
 		{func(x int, ctx context.Context, ctx2 context.Context) {}, 1, -1, []int{0}, -1, nil},
-		{func(x *int) (error, int) { return nil, 0 }, -1, -1, []int{0}, -1, []int{0, 1}}, // error not last: cached
+		//lint:ignore ST1008 an error result that is not last is cached like any value
+		{func(x *int) (error, int) { return nil, 0 }, -1, -1, []int{0}, -1, []int{0, 1}},
 	} {
 		s, err := reflectx.Analyze(reflect.TypeOf(tc.fn), recv)
 		if err != nil {

@@ -113,7 +113,7 @@ func TestTimeoutEnds(t *testing.T) {
 	to := New(20 * time.Millisecond)
 	for name, parent := range map[string]context.Context{
 		"background": context.Background(),
-		"own":        context.WithValue(context.Background(), struct{}{}, 1),
+		"own":        context.WithValue(context.Background(), testKey{}, 1),
 	} {
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := to.Context(parent)
@@ -159,7 +159,7 @@ func TestNoTimeout(t *testing.T) {
 			for _, parent := range []context.Context{
 				context.Background(),
 				context.TODO(),
-				context.WithValue(context.Background(), struct{}{}, 1),
+				context.WithValue(context.Background(), testKey{}, 1),
 			} {
 				ctx, cancel := to.Context(parent)
 				if ctx != parent {
@@ -190,7 +190,7 @@ func TestConcurrent(t *testing.T) {
 				case 1:
 					parent = context.TODO()
 				case 2:
-					parent = context.WithValue(parent, struct{}{}, i)
+					parent = context.WithValue(parent, testKey{}, i)
 				}
 				before := time.Now()
 				ctx, cancel := to.Context(parent)
@@ -226,7 +226,7 @@ func BenchmarkContext(b *testing.B) {
 		ctx  context.Context
 	}{
 		{"Background", context.Background()},
-		{"Values", context.WithValue(context.Background(), struct{}{}, 1)},
+		{"Values", context.WithValue(context.Background(), testKey{}, 1)},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -239,3 +239,6 @@ func BenchmarkContext(b *testing.B) {
 		})
 	}
 }
+
+// testKey is a context key of this test's own.
+type testKey struct{}
