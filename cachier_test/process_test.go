@@ -30,14 +30,7 @@ func TestProcessRace(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts OS processes")
 	}
-	names := make([]string, 0, len(backends))
-	for name, def := range backends {
-		if def.crossProcess {
-			names = append(names, name)
-		}
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range crossProcessBackends() {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			backends[name].open(t, dir) // skips (or fails) when the server is absent
@@ -92,6 +85,19 @@ func TestProcessRace(t *testing.T) {
 	}
 }
 
+// crossProcessBackends returns the names of the backends that processes
+// share, sorted.
+func crossProcessBackends() []string {
+	names := make([]string, 0, len(backends))
+	for name, def := range backends {
+		if def.crossProcess {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
 // TestProcessRaceChild is one process of TestProcessRace.
 func TestProcessRaceChild(t *testing.T) {
 	if os.Getenv(envChild) != "1" {
@@ -143,14 +149,7 @@ func TestDeadProcessMark(t *testing.T) {
 		t.Skip("starts OS processes")
 	}
 	const markTTL = 1500 * time.Millisecond
-	names := make([]string, 0, len(backends))
-	for name, def := range backends {
-		if def.crossProcess {
-			names = append(names, name)
-		}
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range crossProcessBackends() {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			b := backends[name].open(t, dir)
