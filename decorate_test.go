@@ -1,11 +1,9 @@
 package cachier_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/cachier-go/cachier"
 	"github.com/cachier-go/cachier/defaults"
+	"github.com/cachier-go/cachier/internal/testenv"
 	"github.com/cachier-go/cachier/store"
 	"github.com/cachier-go/cachier/store/memstore"
 )
@@ -290,35 +289,9 @@ func TestWithStoreAndHashFunc(t *testing.T) {
 	}
 }
 
-// logs captures slog's default logger for one test.
-func logs(t *testing.T) *syncBuffer {
-	var buf syncBuffer
-	old := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
-	t.Cleanup(func() { slog.SetDefault(old) })
-	return &buf
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestVerbose(t *testing.T) {
 	reset(t)
-	buf := logs(t)
+	buf := testenv.CaptureLogs(t)
 	f := func(ctx context.Context, x int) (*int, error) {
 		if x == 0 {
 			return nil, nil
@@ -345,7 +318,7 @@ func TestVerbose(t *testing.T) {
 
 func TestCallTimeFailuresRunUncached(t *testing.T) {
 	reset(t)
-	buf := logs(t)
+	buf := testenv.CaptureLogs(t)
 	var calls atomic.Int64
 	f := func(x any) int { calls.Add(1); return 1 }
 	if err := cachier.Decorate(&f, cachier.Tag("backend=memory")); err != nil {
@@ -403,7 +376,7 @@ func (f *failing) DeleteStale(context.Context, string, time.Time) error { return
 
 func TestFailingStoreFailsOpen(t *testing.T) {
 	reset(t)
-	buf := logs(t)
+	buf := testenv.CaptureLogs(t)
 	st := &failing{}
 	var calls atomic.Int64
 	f := func(ctx context.Context, x int) (int, error) { calls.Add(1); return x * 2, nil }

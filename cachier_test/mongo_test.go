@@ -1,14 +1,12 @@
 package cachier_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -265,10 +263,7 @@ func TestMongoOutage(t *testing.T) {
 	const opTimeout = 500 * time.Millisecond
 	st := mongostore.New(func(context.Context) (*mongo.Collection, error) { return coll, nil }, mongostore.WithTimeout(opTimeout))
 
-	var logs mongoLogBuffer
-	old := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
-	defer slog.SetDefault(old)
+	logs := testenv.CaptureLogs(t)
 
 	var calls atomic.Int32
 	square := func(ctx context.Context, x int) (int, error) {
@@ -333,24 +328,6 @@ func TestMongoOutage(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// mongoLogBuffer collects log output from any goroutine.
-type mongoLogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *mongoLogBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *mongoLogBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 // BenchmarkMongoHit: a decorated call that hits the mongo backend, against a
@@ -422,18 +399,8 @@ func BenchmarkMongoHit(b *testing.B) {
 			op()
 		}
 	}
-	var took [3]time.Duration
-	n := 0
 	b.ReportAllocs()
-	for b.Loop() {
-		for j := range 3 {
-			k := (n + j) % 3
-			t0 := time.Now()
-			ops[k]()
-			took[k] += time.Since(t0)
-		}
-		n++
-	}
+	took, n := testenv.Paired(b, ops[:]...)
 	b.ReportMetric(float64(took[0].Nanoseconds())/float64(n), "hit-ns/call")
 	b.ReportMetric(float64(took[1].Nanoseconds())/float64(n), "raw-fn-key-ns/call")
 	b.ReportMetric(float64(took[2].Nanoseconds())/float64(n), "raw-id-ns/call")

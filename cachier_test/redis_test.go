@@ -1,17 +1,14 @@
 package cachier_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"log/slog"
 	"net"
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -133,25 +130,6 @@ func (s *redisServer) kill() {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writes (slog's
-// handler and the test reading).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // TestRedisOutage kills the test's own redis-server under a decorated
 // function: calls keep returning correct results while it is down, within
 // a bounded time each, the failure is logged, and once the server is back
@@ -163,10 +141,7 @@ func TestRedisOutage(t *testing.T) {
 	const opTimeout = time.Second
 	st := redisstore.New(rdb, redisstore.WithTimeout(opTimeout))
 
-	var logs syncBuffer
-	old := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
-	t.Cleanup(func() { slog.SetDefault(old) })
+	logs := testenv.CaptureLogs(t)
 
 	var calls atomic.Int32
 	square := func(ctx context.Context, x int) (int, error) {

@@ -1,18 +1,15 @@
 package cachier_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -194,10 +191,7 @@ func TestSQLOutage(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			var logs sqlLogBuffer
-			old := slog.Default()
-			slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
-			defer slog.SetDefault(old)
+			logs := testenv.CaptureLogs(t)
 
 			var calls atomic.Int32
 			square := func(ctx context.Context, x int) (int, error) {
@@ -326,24 +320,6 @@ func sqlCheckGoroutines(t *testing.T, before int) {
 	}
 }
 
-// sqlLogBuffer collects slog output from any goroutine.
-type sqlLogBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *sqlLogBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *sqlLogBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // BenchmarkSQLHit times a decorated function's cache hit over the sql
 // backend and a raw sqlx Get of the row that holds it, in turn within one
 // loop (so that load from elsewhere on the machine falls on both alike), on
@@ -418,18 +394,8 @@ func BenchmarkSQLHit(b *testing.B) {
 					}
 				},
 			}
-			var took [2]time.Duration
-			n := 0
 			b.ReportAllocs()
-			for b.Loop() {
-				for j := range 2 {
-					k := (n + j) % 2
-					t0 := time.Now()
-					ops[k]()
-					took[k] += time.Since(t0)
-				}
-				n++
-			}
+			took, n := testenv.Paired(b, ops[:]...)
 			b.ReportMetric(float64(took[0].Nanoseconds())/float64(n), "hit-ns/call")
 			b.ReportMetric(float64(took[1].Nanoseconds())/float64(n), "raw-ns/call")
 			b.ReportMetric(float64(took[0])/float64(took[1]), "hit/raw")

@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/cachier-go/cachier/internal/testenv"
 	"github.com/cachier-go/cachier/store"
 )
 
@@ -49,17 +50,11 @@ func BenchmarkGetPaired(b *testing.B) {
 	for _, n := range []int{1, 1000} {
 		b.Run("docs="+strconv.Itoa(n), func(b *testing.B) {
 			ops := benchOps(b, client, n)
-			var took [3]time.Duration
-			i := 0
-			for b.Loop() {
-				for j := range 3 {
-					k := (i + j) % 3
-					t0 := time.Now()
-					ops[k].run()
-					took[k] += time.Since(t0)
-				}
-				i++
+			runs := make([]func(), len(ops))
+			for k, op := range ops {
+				runs[k] = op.run
 			}
+			took, i := testenv.Paired(b, runs...)
 			for k, op := range ops {
 				b.ReportMetric(float64(took[k].Nanoseconds())/float64(i), op.name+"-ns/op")
 			}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachier-go/cachier/internal/testenv"
 	"github.com/cachier-go/cachier/store"
 	"github.com/cachier-go/cachier/store/redisstore"
 )
@@ -134,17 +135,7 @@ func BenchmarkGetHitPaired(b *testing.B) {
 		hit(s, cctx),
 		hit(s0, ctx),
 	}
-	var took [4]time.Duration
-	n := 0
-	for b.Loop() {
-		for j := range 4 {
-			k := (n + j) % 4
-			t0 := time.Now()
-			reads[k]()
-			took[k] += time.Since(t0)
-		}
-		n++
-	}
+	took, n := testenv.Paired(b, reads[:]...)
 	b.ReportMetric(float64(took[0].Nanoseconds())/float64(n), "hgetall-ns/read")
 	b.ReportMetric(float64(took[1])/float64(took[0]), "store/hgetall")
 	b.ReportMetric(float64(took[2])/float64(took[0]), "store-cancellable-ctx/hgetall")

@@ -453,17 +453,7 @@ func BenchmarkGetPaired(b *testing.B) {
 					}
 				},
 			}
-			var took [3]time.Duration
-			n := 0
-			for b.Loop() {
-				for j := range 3 {
-					k := (n + j) % 3
-					t0 := time.Now()
-					ops[k]()
-					took[k] += time.Since(t0)
-				}
-				n++
-			}
+			took, n := testenv.Paired(b, ops[:]...)
 			b.ReportMetric(float64(took[0].Nanoseconds())/float64(n), "store-ns/get")
 			b.ReportMetric(float64(took[1].Nanoseconds())/float64(n), "raw-ns/get")
 			b.ReportMetric(float64(took[2].Nanoseconds())/float64(n), "rawprep-ns/get")
