@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -351,21 +350,8 @@ func BenchmarkMongoHit(b *testing.B) {
 	defer coll.Drop(context.Background())
 	st := mongostore.New(func(context.Context) (*mongo.Collection, error) { return coll, nil })
 
-	type result struct {
-		Name  string
-		Score float64
-		Tags  []string
-	}
-	lookup := func(ctx context.Context, id int) (result, error) {
-		return result{Name: fmt.Sprint("item-", id), Score: float64(id) / 3, Tags: []string{"a", "b", "c"}}, nil
-	}
-	if err := cachier.Decorate(&lookup, cachier.Tag("backend=mongo,name=bench.lookup"), cachier.WithStore("mongo", st)); err != nil {
-		b.Fatal(err)
-	}
+	lookup := benchLookup(b, "backend=mongo", cachier.WithStore("mongo", st))
 	c := context.Background()
-	if _, err := lookup(c, 42); err != nil {
-		b.Fatal(err)
-	}
 	var doc struct {
 		ID  string `bson:"_id"`
 		Fn  string `bson:"fn"`

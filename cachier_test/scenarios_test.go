@@ -108,6 +108,22 @@ func (e *env) eventually(what string, cond func() bool) {
 
 var bg = context.Background()
 
+// returnsWithin runs call and returns its result, failing the test with
+// msg if it has not returned within 10s: for calls that must not hang on a
+// being-calculated mark.
+func returnsWithin(t *testing.T, call func() int64, msg string) int64 {
+	t.Helper()
+	done := make(chan int64, 1)
+	go func() { done <- call() }()
+	select {
+	case v := <-done:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatal(msg)
+		return 0
+	}
+}
+
 var scenarios = []struct {
 	name string
 	run  func(t *testing.T, e *env)
@@ -330,15 +346,8 @@ func scPanicClearsMark(t *testing.T, e *env) {
 		}()
 		f(1)
 	}()
-	done := make(chan int)
-	go func() { done <- f(1) }()
-	select {
-	case v := <-done:
-		if v != 1 {
-			t.Fatal(v)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the call after a panic waited on the panicked calculation's mark")
+	if v := returnsWithin(t, func() int64 { return int64(f(1)) }, "the call after a panic waited on the panicked calculation's mark"); v != 1 {
+		t.Fatal(v)
 	}
 	e.wantCalls(&c, 2)
 }
@@ -572,15 +581,8 @@ func scClearBeingCalculated(t *testing.T, e *env) {
 	if err := h.ClearBeingCalculated(bg); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan int64)
-	go func() { done <- f(1) }()
-	select {
-	case v := <-done:
-		if v != 1 {
-			t.Fatal(v)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("call waited on a cleared mark")
+	if v := returnsWithin(t, func() int64 { return f(1) }, "call waited on a cleared mark"); v != 1 {
+		t.Fatal(v)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"net/url"
 	"path/filepath"
 	"runtime"
@@ -355,21 +354,8 @@ func BenchmarkSQLHit(b *testing.B) {
 			}
 			defer st.Close()
 
-			type result struct {
-				Name  string
-				Score float64
-				Tags  []string
-			}
-			lookup := func(ctx context.Context, id int) (result, error) {
-				return result{Name: fmt.Sprint("item-", id), Score: float64(id) / 3, Tags: []string{"a", "b", "c"}}, nil
-			}
-			if err := cachier.Decorate(&lookup, cachier.Tag("backend=sql,name=bench.lookup"), cachier.WithStore("sql", st)); err != nil {
-				b.Fatal(err)
-			}
+			lookup := benchLookup(b, "backend=sql", cachier.WithStore("sql", st))
 			c := context.Background()
-			if _, err := lookup(c, 42); err != nil {
-				b.Fatal(err)
-			}
 			var keys struct {
 				FnHash string `db:"function_hash"`
 				Key    string `db:"cache_key"`
