@@ -26,6 +26,7 @@ package defaults
 
 import (
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -162,4 +163,19 @@ func LookupHashFunc(name string) (hashing.Func, bool) {
 	defer mu.RUnlock()
 	f, ok := hashFuncs[name]
 	return f, ok
+}
+
+var logger atomic.Pointer[slog.Logger]
+
+// SetLogger makes l the logger of every message the library writes:
+// warnings, once-per-function notices and WithVerbose calls. nil restores
+// slog.Default(), read at each message.
+func SetLogger(l *slog.Logger) { logger.Store(l) }
+
+// Logger returns the logger set with SetLogger, or slog.Default().
+func Logger() *slog.Logger {
+	if l := logger.Load(); l != nil {
+		return l
+	}
+	return slog.Default()
 }

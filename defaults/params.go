@@ -37,6 +37,34 @@ type Params struct {
 	Name               string        `mapstructure:"name"`
 	Version            string        `mapstructure:"version"`
 
+	// IgnoreArgs lists parameters left out of the key, by 0-based position
+	// among all the function's parameters: ignore_args=1|3. It is kept as
+	// written (so that Params stays comparable); ParsePositions reads it.
+	IgnoreArgs string `mapstructure:"ignore_args"`
+
+	// Codec names how results become bytes in every store but memory: ""
+	// is the library's own codec; "gob", "json", or a name given to
+	// RegisterCodec.
+	Codec string `mapstructure:"codec"`
+
+	// Compress is "none" (or ""), "s2" or "zstd": encoded results of 1 KiB
+	// or more are compressed before they are stored.
+	Compress string `mapstructure:"compress"`
+
+	// ExpireAfter: entries older than this are never served and are
+	// deleted by the store where it can. Zero: never. At least StaleAfter.
+	ExpireAfter time.Duration `mapstructure:"expire_after"`
+
+	// MaxEntries and MaxSize bound one function's entries (memory and file
+	// backends). Zero: no bound.
+	MaxEntries int  `mapstructure:"max_entries"`
+	MaxSize    Size `mapstructure:"max_size"`
+
+	// EnableMetrics turns on the function's counters; MetricsSamplingRate
+	// is the share of calls counted, in [0, 1].
+	EnableMetrics       bool    `mapstructure:"enable_metrics"`
+	MetricsSamplingRate float64 `mapstructure:"metrics_sampling_rate"`
+
 	// MarkTTL bounds how long a being-calculated mark outlives a process
 	// that died while computing: a live calculation renews its mark every
 	// MarkTTL/3, so only a dead one lets it lapse. Not in Python cachier.
@@ -46,11 +74,12 @@ type Params struct {
 // Builtin returns the built-in defaults: what Reset restores.
 func Builtin() Params {
 	return Params{
-		Backend:         "file",
-		CacheDir:        DefaultCacheDir(),
-		Reload:          true,
-		CleanupInterval: 24 * time.Hour,
-		MarkTTL:         15 * time.Second,
+		Backend:             "file",
+		CacheDir:            DefaultCacheDir(),
+		Reload:              true,
+		CleanupInterval:     24 * time.Hour,
+		MarkTTL:             15 * time.Second,
+		MetricsSamplingRate: 1,
 	}
 }
 
@@ -98,6 +127,30 @@ func ParseSize(s string) (Size, error) {
 		return 0, fmt.Errorf("invalid size %q: too large", s)
 	}
 	return Size(math.Round(b)), nil
+}
+
+// Positions are 0-based parameter positions, written in tags separated by
+// "|": ignore_args=1|3.
+type Positions []int
+
+// ParsePositions parses positions as tags write them ("1|3"). Each must be
+// a non-negative integer, given once.
+func ParsePositions(s string) (Positions, error) {
+	var ps Positions
+	for _, f := range strings.Split(s, "|") {
+		f = strings.TrimSpace(f)
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("invalid position %q: want 0-based parameter positions separated by |, as in 1|3", f)
+		}
+		for _, q := range ps {
+			if q == n {
+				return nil, fmt.Errorf("position %d given twice", n)
+			}
+		}
+		ps = append(ps, n)
+	}
+	return ps, nil
 }
 
 // ParseDuration parses a duration as tags write it: Go syntax
@@ -406,6 +459,32 @@ func (p Params) check(key string) error {
 	case "mark_ttl":
 		if p.MarkTTL < 30*time.Millisecond {
 			return errors.New("must be at least 30ms")
+		}
+	case "ignore_args":
+		if _, err := ParsePositions(p.IgnoreArgs); err != nil {
+			return err
+		}
+	case "compress":
+		switch p.Compress {
+		case "", "none", "s2", "zstd":
+		default:
+			return errors.New("want none, s2 or zstd")
+		}
+	case "max_entries":
+		if p.MaxEntries <= 0 {
+			return errors.New("must be a positive number of entries")
+		}
+	case "max_size":
+		if p.MaxSize <= 0 {
+			return errors.New("must be a positive size")
+		}
+	case "metrics_sampling_rate":
+		if !(p.MetricsSamplingRate >= 0 && p.MetricsSamplingRate <= 1) {
+			return errors.New("must be in [0, 1]")
+		}
+	case "codec":
+		if p.Codec == "" {
+			return errors.New("must not be empty")
 		}
 	case "name", "cache_dir":
 		if key == "name" && p.Name == "" || key == "cache_dir" && p.CacheDir == "" {
