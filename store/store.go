@@ -120,3 +120,44 @@ type Waiter interface {
 	// when ctx is done. Spurious returns are allowed; the caller checks.
 	Wait(ctx context.Context, fn, key string) error
 }
+
+// A Bounder keeps at most a number of entries, or of bytes of encoded
+// values, per function, evicting the least valuable entries (least recently
+// used, or better) beyond that. The core calls Bound once when it decorates
+// a function with max_entries or max_size; a store that does not implement
+// Bounder cannot take those keys (Decorate reports it). Zero means no bound.
+type Bounder interface {
+	Bound(fn string, maxEntries int, maxBytes int64)
+}
+
+// FuncInfo describes one function's entries in a store, as a Lister
+// reports them.
+type FuncInfo struct {
+	Function string    // the function's identity
+	Entries  int64     // number of entries
+	Bytes    int64     // total size of their encoded values
+	Oldest   time.Time // Time of the oldest entry; zero without entries
+	Newest   time.Time // Time of the newest entry; zero without entries
+	Marks    int64     // live being-calculated marks
+}
+
+// An EntryInfo describes one entry without its value.
+type EntryInfo struct {
+	Key  string
+	Time time.Time
+	Size int64 // bytes of the encoded value
+}
+
+// A Lister can tell which functions a store holds and what their entries
+// are, for operators (the cachier command). It works with cursors (SCAN,
+// SQL aggregates, Mongo aggregation, a directory walk), never by loading
+// every entry at once.
+type Lister interface {
+	// Functions returns one FuncInfo per function that has entries or
+	// marks in the store, in no fixed order.
+	Functions(ctx context.Context) ([]FuncInfo, error)
+
+	// Entries calls yield for every entry of fn, in no fixed order, and
+	// stops at the first error yield returns, which Entries returns.
+	Entries(ctx context.Context, fn string, yield func(EntryInfo) error) error
+}
