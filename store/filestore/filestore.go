@@ -243,12 +243,18 @@ type fnState struct {
 	wsem  chan struct{} // held by this process's writer of the function
 	lockf *os.File      // the lock file, opened by the first writer; under wsem
 
-	mu         sync.Mutex // guards everything below
-	f          *os.File   // the log as last opened, nil when there is none
-	fi         os.FileInfo
-	off        int64 // end of the last record applied
-	loaded     bool  // the log was looked at once
-	bad        bool  // f has a damaged header; the next writer replaces it
+	mu  sync.Mutex // guards everything below
+	f   *os.File   // the log as last opened, nil when there is none
+	fi  os.FileInfo
+	off int64 // end of the last record applied
+	// lastOff is the offset of the last record applied (0 when none: the
+	// magic number is checked instead), and lastFrame its frame (length and
+	// checksum), by which refresh checks that the file still holds what was
+	// read before trusting st.off.
+	lastOff    int64
+	lastFrame  [frameLen]byte
+	loaded     bool // the log was looked at once
+	bad        bool // f has a damaged header; the next writer replaces it
 	badFi      os.FileInfo
 	index      map[string]loc    // single-file layout: where each entry is
 	cache      map[string]centry // separate-files layout: entries read
@@ -313,6 +319,7 @@ func (st *fnState) reset(f *os.File, fi os.FileInfo) {
 		st.f.Close()
 	}
 	st.f, st.fi, st.off, st.bad = f, fi, 0, false
+	st.lastOff = 0
 	st.index = map[string]loc{}
 	st.cache, st.cacheBytes = map[string]centry{}, 0
 	st.marks = map[string]mark{}
@@ -344,13 +351,23 @@ func (st *fnState) refresh(locked bool) error {
 		return st.errorf("%w", err)
 	}
 	if st.f != nil && os.SameFile(fi, st.fi) {
+		// A reader that finds the size it knows reads nothing; a writer,
+		// and a reader that finds the file grew, first checks that the
+		// last record it read is still there: a log truncated in place and
+		// regrown by others' writes holds other records at that offset.
 		switch size := fi.Size(); {
-		case size == st.off:
+		case size == st.off && !locked:
 			return nil
-		case size > st.off:
+		case size >= st.off && st.bad:
+			return nil
+		case size >= st.off && st.tailIntact():
+			if size == st.off {
+				return nil
+			}
 			return st.readTail(locked, size)
 		}
-		// The file shrank below what was read: read it again.
+		// The file shrank below what was read, or was rewritten in place:
+		// read it again.
 	}
 	f, err := openFile(st.logPath, true)
 	if err != nil {
@@ -385,10 +402,25 @@ func (st *fnState) refresh(locked bool) error {
 	return st.readTail(locked, ofi.Size())
 }
 
+// tailIntact reports whether the log still holds, at st.lastOff, the last
+// record read from it (the magic number when none was).
+func (st *fnState) tailIntact() bool {
+	var b [frameLen]byte
+	if st.lastOff == 0 {
+		n, _ := st.f.ReadAt(b[:len(logMagic)], 0)
+		return n == len(logMagic) && string(b[:n]) == logMagic
+	}
+	n, _ := st.f.ReadAt(b[:], st.lastOff)
+	return n == frameLen && b == st.lastFrame
+}
+
 // readTail applies the records between st.off and size.
 func (st *fnState) readTail(locked bool, size int64) error {
 	next, damaged, err := st.sc.scan(st.f, st.off, size, st.apply)
 	st.off = next
+	if st.sc.lastOff >= 0 {
+		st.lastOff, st.lastFrame = st.sc.lastOff, st.sc.last
+	}
 	if err != nil {
 		return st.errorf("reading %s: %w", st.logPath, err)
 	}
@@ -613,6 +645,8 @@ func (st *fnState) appendRecords(b []byte) error {
 		if r, err := parseRecord(b[frameLen:n]); err == nil {
 			st.apply(off, n, r)
 		}
+		st.lastOff = off
+		copy(st.lastFrame[:], b[:frameLen])
 		off += n
 		b = b[n:]
 		st.off = off
@@ -754,26 +788,37 @@ func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
 			return store.Entry{}, err
 		}
 	}
-	l, ok := st.index[key]
-	if !ok {
-		return store.Entry{}, store.ErrNotFound
+	for retried := false; ; retried = true {
+		l, ok := st.index[key]
+		if !ok {
+			return store.Entry{}, store.ErrNotFound
+		}
+		r, err := readRecordAt(st.f, l.off, l.n)
+		if err == nil && (r.typ != recSet || r.key != key) {
+			err = errDamaged
+		}
+		if errors.Is(err, errDamaged) && !retried && !st.tailIntact() {
+			// The log was rewritten in place since it was read: read it
+			// again from the start.
+			st.fi = nil
+			if err := st.refresh(false); err != nil {
+				return store.Entry{}, err
+			}
+			continue
+		}
+		if errors.Is(err, errDamaged) {
+			// Only damage to the file since it was read gets here.
+			s.logger().Warn("cachier: file store: damaged entry ignored; the next write replaces it",
+				"file", st.logPath, "function", fn, "key", key, "offset", l.off)
+			st.live -= l.n
+			delete(st.index, key)
+			return store.Entry{}, store.ErrNotFound
+		}
+		if err != nil {
+			return store.Entry{}, st.errorf("reading %s: %w", st.logPath, err)
+		}
+		return store.Entry{Value: r.value, Time: time.Unix(r.sec, int64(r.nsec))}, nil
 	}
-	r, err := readRecordAt(st.f, l.off, l.n)
-	if err == nil && (r.typ != recSet || r.key != key) {
-		err = errDamaged
-	}
-	if errors.Is(err, errDamaged) {
-		// Only damage to the file since it was read gets here.
-		s.logger().Warn("cachier: file store: damaged entry ignored; the next write replaces it",
-			"file", st.logPath, "function", fn, "key", key, "offset", l.off)
-		st.live -= l.n
-		delete(st.index, key)
-		return store.Entry{}, store.ErrNotFound
-	}
-	if err != nil {
-		return store.Entry{}, st.errorf("reading %s: %w", st.logPath, err)
-	}
-	return store.Entry{Value: r.value, Time: time.Unix(r.sec, int64(r.nsec))}, nil
 }
 
 // Set implements store.Store.

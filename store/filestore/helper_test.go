@@ -75,6 +75,14 @@ func runHelper(mode string, a helperArgs) error {
 	switch mode {
 	case "set":
 		return s.Set(ctx, a.Fn, a.Key, entryOf(a.Value))
+	case "setmany":
+		// Write keys Version .. Version+Keys-1, each worth Value and its number.
+		for i := a.Version; i < a.Version+int64(a.Keys); i++ {
+			if err := s.Set(ctx, a.Fn, keyN(int(i)), entryOf(fmt.Sprint(a.Value, i))); err != nil {
+				return err
+			}
+		}
+		return nil
 	case "mark":
 		// Wait for the go signal (a line on stdin), mark, report, and die
 		// holding the mark.

@@ -171,6 +171,11 @@ func readRecordAt(f *os.File, off, n int64) (record, error) {
 type scanner struct {
 	br  *bufio.Reader
 	buf []byte
+
+	// last is the frame of the last valid record a scan read, and lastOff
+	// its offset; lastOff is -1 when the scan read none.
+	last    [frameLen]byte
+	lastOff int64
 }
 
 // scan reads the records of f between off and end, calling fn with the
@@ -179,6 +184,7 @@ type scanner struct {
 // and damaged is true when it stopped before end at a record that is
 // incomplete, fails its checksum or does not parse.
 func (s *scanner) scan(f *os.File, off, end int64, fn func(off, n int64, r record)) (next int64, damaged bool, err error) {
+	s.lastOff = -1
 	if off >= end {
 		return off, false, nil
 	}
@@ -216,6 +222,7 @@ func (s *scanner) scan(f *os.File, off, end int64, fn func(off, n int64, r recor
 			return off, true, nil
 		}
 		fn(off, frameLen+bl, r)
+		s.last, s.lastOff = frame, off
 		off += frameLen + bl
 	}
 	if cap(s.buf) > 1<<20 {
