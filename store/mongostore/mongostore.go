@@ -56,7 +56,10 @@
 // atomic. The claim makes it atomic on FerretDB v1 too, which applies an
 // update as a read followed by a write without a transaction: there a unique
 // insert is the one operation that has exactly one winner. A claim whose
-// maker died before marking stops counting after 30 seconds. Claim
+// maker died before marking stops counting when the mark it was made for
+// would have expired (after the mark's ttl, 30 seconds at most), so a
+// process that dies mid-takeover blocks the key no longer than one that
+// dies holding the mark. Claim
 // documents have completed false and a key that no entry uses (key + "#…"),
 // so they are invisible to Get and removed by Clear and ClearMarks.
 //
@@ -375,9 +378,12 @@ func (s *Store) mark(ctx context.Context, c *mongo.Collection, fn, key, owner st
 		}
 		// Free or expired: claim the document's current token, then move
 		// the document to a new token with owner's mark.
-		claim, won, err := s.claim(ctx, c, fn, key, id, token, now)
+		claim, won, err := s.claim(ctx, c, fn, key, id, token, now, ttl)
 		if err != nil || !won {
 			return false, err
+		}
+		if afterClaim != nil {
+			afterClaim()
 		}
 		res, err := c.UpdateOne(ctx,
 			bson.D{{Key: "_id", Value: id}, tokenIs},
@@ -405,8 +411,11 @@ func (s *Store) mark(ctx context.Context, c *mongo.Collection, fn, key, owner st
 // claim inserts the claim document that entitles one caller to replace the
 // token of document id: the unique _id lets exactly one caller insert it.
 // A claim left behind by a caller that died between claiming and marking
-// stops counting after staleClaim, and the next attempt number is claimed.
-func (s *Store) claim(ctx context.Context, c *mongo.Collection, fn, key, id, token string, now time.Time) (claim string, won bool, err error) {
+// stops counting at its expiry, one mark ttl after it was made (at most
+// maxClaimLife), and the next attempt number is claimed: a dead takeover
+// blocks the key no longer than a dead mark would.
+func (s *Store) claim(ctx context.Context, c *mongo.Collection, fn, key, id, token string, now time.Time, ttl time.Duration) (claim string, won bool, err error) {
+	life := min(ttl, maxClaimLife)
 	for attempt := range maxClaimAttempts {
 		n := strconv.Itoa(attempt)
 		claim = "claim:" + token + ":" + n + ":" + id
@@ -416,6 +425,7 @@ func (s *Store) claim(ctx context.Context, c *mongo.Collection, fn, key, id, tok
 			{Key: fieldKey, Value: key + "#claim:" + token + ":" + n}, // apart from every key, under the unique index
 			{Key: fieldCompleted, Value: false},
 			{Key: fieldClaimed, Value: bson.NewDateTimeFromTime(now)},
+			{Key: fieldExpires, Value: bson.NewDateTimeFromTime(now.Add(life))},
 		})
 		if err == nil {
 			return claim, true, nil
@@ -430,11 +440,26 @@ func (s *Store) claim(ctx context.Context, c *mongo.Collection, fn, key, id, tok
 		if err != nil {
 			return "", false, err
 		}
-		if at, _ := raw.Lookup(fieldClaimed).TimeOK(); at.After(now.Add(-staleClaim)) {
+		if claimLive(raw, now) {
 			return "", false, nil // another caller is marking the key right now
 		}
 	}
 	return "", false, nil
+}
+
+// claimLive reports whether the claim document raw still counts at now:
+// before its expiry, and never longer than maxClaimLife after its making (a
+// claim without an expiry, written by an earlier version of this store,
+// counts that long).
+func claimLive(raw bson.Raw, now time.Time) bool {
+	at, _ := raw.Lookup(fieldClaimed).TimeOK()
+	if !at.After(now.Add(-maxClaimLife)) {
+		return false
+	}
+	if until, ok := raw.Lookup(fieldExpires).TimeOK(); ok {
+		return until.After(now)
+	}
+	return true
 }
 
 // newToken returns a random token for a document's mark state.
@@ -445,14 +470,19 @@ func newToken() string {
 }
 
 const (
-	// staleClaim is how long a claim counts when its maker neither marks
-	// the key nor deletes the claim (it died in between). It exceeds any
+	// maxClaimLife bounds how long a claim counts when its maker neither
+	// marks the key nor deletes the claim (it died in between); a claim
+	// counts for the mark's ttl when that is shorter. It exceeds any
 	// sensible operation timeout.
-	staleClaim = 30 * time.Second
+	maxClaimLife = 30 * time.Second
 
 	// maxClaimAttempts bounds the stale claims skipped on one token.
 	maxClaimAttempts = 8
 )
+
+// afterClaim, when set (by tests only), runs in Mark between a won claim
+// and the update that marks the key.
+var afterClaim func()
 
 var markOpts = options.FindOne().SetProjection(bson.D{
 	{Key: fieldProcessing, Value: 1},

@@ -483,7 +483,10 @@ func TestMarkTakeoverOneWinner(t *testing.T) {
 
 // TestStaleClaim: a caller that died between claiming a key's token and
 // marking the key leaves its claim document behind; it must not block the
-// key after the claim's 30 seconds, and blocks it before.
+// key after 30 seconds, and blocks it before. The claims here have no
+// expiry, as an earlier version of the store wrote them (for today's, see
+// TestDeadTakeoverBlocksOneMarkTTL); TestHostileClaimExpiry checks that an
+// expiry far ahead counts 30 seconds at most.
 func TestStaleClaim(t *testing.T) {
 	client := connect(t)
 	st, c := newStore(t, client)
@@ -597,5 +600,39 @@ func TestForeignDocument(t *testing.T) {
 	}
 	if got, err := st.Get(ctx, fn, key); err != nil || string(got.Value) != "mine" || !got.Time.Equal(want.Time) {
 		t.Fatalf("Get after Set = %q %v, %v; want %q %v", got.Value, got.Time, err, want.Value, want.Time)
+	}
+}
+
+// TestHostileClaimExpiry: a claim document whose expiry lies far in the
+// future (written by a broken or hostile client) blocks the key for 30
+// seconds after its making at most, like a claim without expiry.
+func TestHostileClaimExpiry(t *testing.T) {
+	client := connect(t)
+	st, c := newStore(t, client)
+	ctx := ctxT(t)
+	const fn, key = "claim.H", "0123456789abcdef0123456789abcdef"
+	if err := st.Set(ctx, fn, key, store.Entry{Value: []byte("v"), Time: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		ID    string `bson:"_id"`
+		Token string `bson:"token"`
+	}
+	if err := c.FindOne(ctx, bson.D{{Key: "_id", Value: strconv.Itoa(len(key)) + ":" + key + ":" + fn}}).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.InsertOne(ctx, bson.D{
+		{Key: "_id", Value: "claim:" + doc.Token + ":0:" + doc.ID},
+		{Key: "fn", Value: fn},
+		{Key: "key", Value: key + "#claim:" + doc.Token + ":0"},
+		{Key: "completed", Value: false},
+		{Key: "claimed", Value: bson.NewDateTimeFromTime(time.Now().Add(-time.Minute))},
+		{Key: "expires", Value: bson.NewDateTimeFromTime(time.Now().Add(100 * 365 * 24 * time.Hour))},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := st.Mark(ctx, fn, key, "a", time.Minute); err != nil || !ok {
+		t.Fatalf("Mark past a minute-old claim expiring in a century = %v, %v; want true", ok, err)
 	}
 }
