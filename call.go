@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"reflect"
 	"sync"
@@ -124,20 +123,20 @@ func (f *fn) call(args []reflect.Value) []reflect.Value {
 		if o != nil && o.verbose {
 			f.verbose(ctx, "", "caching off for this call: calling the function")
 		}
-		return f.orig.Call(args)
+		return f.callOrig(args)
 	}
 	c := &callState{f: f, ctx: ctx, o: o, args: args, p: f.params()}
-	if o != nil && o.allowNone {
-		c.p.allowNone = true
-	}
 	key, err := f.key(args)
 	if err != nil {
 		f.logOnce("key", "cachier: cannot compute the key; calling the function uncached", err)
 		c.say("no key: calling the function uncached", "error", err)
-		return f.orig.Call(args)
+		return f.callOrig(args)
 	}
 	c.key = key
-	f.maybeCleanup(c)
+	f.maybeCleanup(c) // under the function's stale_after, not this call's
+	if o != nil {
+		o.applyTo(&c.p)
+	}
 	if o != nil && o.overwrite {
 		c.say("overwrite: computing without reading the cache")
 		out, _, _ := c.compute()
@@ -166,13 +165,13 @@ func (c *callState) say(msg string, attrs ...any) {
 
 func (f *fn) verbose(ctx context.Context, key, msg string, attrs ...any) {
 	attrs = append([]any{"func", f.name, "key", key}, attrs...)
-	slog.Default().InfoContext(ctx, "cachier: "+msg, attrs...)
+	defaults.Logger().InfoContext(ctx, "cachier: "+msg, attrs...)
 }
 
 // maxAge is how old an entry may be and still be fresh; ok is false when
 // entries never go stale.
 func (c *callState) maxAge() (d time.Duration, ok bool) {
-	d, ok = c.p.staleAfter, c.p.staleAfter > 0
+	d, ok = c.p.staleAfter, c.p.staleAfter != 0 // negative only per call: stale now
 	if c.o != nil && c.o.hasMaxAge && (!ok || c.o.maxAge < d) {
 		d, ok = c.o.maxAge, true
 	}
@@ -182,6 +181,22 @@ func (c *callState) maxAge() (d time.Duration, ok bool) {
 func (c *callState) fresh(t time.Time) bool {
 	d, ok := c.maxAge()
 	return !ok || d >= 0 && time.Since(t) <= d
+}
+
+// applyTo puts the call's own per-call controls over p.
+func (o *callOpts) applyTo(p *params) {
+	if o.allowNone {
+		p.allowNone = true
+	}
+	if o.hasStaleAfter {
+		p.staleAfter = o.staleAfter
+		if o.staleAfter < 0 { // every entry stale; 0 means never, as in the tag
+			p.staleAfter = -1
+		}
+	}
+	if o.hasNextTime {
+		p.nextTime = o.nextTime
+	}
 }
 
 // lookup finds the key's entry. found is false on a miss; err is a store
@@ -219,7 +234,7 @@ func (c *callState) run() []reflect.Value {
 	if err != nil {
 		f.storeFailed("get", err)
 		c.say("store failed: calling the function uncached", "error", err)
-		return f.orig.Call(c.args)
+		return f.callOrig(c.args)
 	}
 	if found && !c.p.allowNone && f.isNone(out) {
 		c.say("cached nil ignored: allow_none is off")
@@ -307,7 +322,7 @@ func (c *callState) cancelled(err error) []reflect.Value {
 	sig := c.f.sig
 	if sig.Err < 0 {
 		c.say("context ended while waiting: calling the function")
-		return c.f.orig.Call(c.args)
+		return c.f.callOrig(c.args)
 	}
 	c.say("context ended while waiting", "error", err)
 	out := make([]reflect.Value, sig.Type.NumOut())
@@ -331,7 +346,7 @@ func (c *callState) computeMarked(staleTime time.Time) (out []reflect.Value, ok 
 	if err != nil {
 		f.storeFailed("mark", err)
 		c.say("store failed: calling the function uncached", "error", err)
-		out = f.orig.Call(c.args)
+		out = f.callOrig(c.args)
 		return out, f.succeeded(out) // waiters in this process may share it
 	}
 	if !acquired {
@@ -468,7 +483,7 @@ func (f *fn) heartbeat(key, owner string) (stop func()) {
 // also cleared the key's mark).
 func (c *callState) compute() (out []reflect.Value, ok, stored bool) {
 	f := c.f
-	out = f.orig.Call(c.args)
+	out = f.callOrig(c.args)
 	if !f.succeeded(out) {
 		c.say("function returned an error: not stored", "error", out[f.sig.Err].Interface())
 		return out, false, false
@@ -608,6 +623,17 @@ func (f *fn) key(args []reflect.Value) (string, error) {
 	return k, err
 }
 
+// callOrig calls the original function with args as the wrapper received
+// them: a variadic function gets its variadic arguments spread again
+// (reflect hands the wrapper them as one slice). Every path that calls the
+// function goes through it.
+func (f *fn) callOrig(args []reflect.Value) []reflect.Value {
+	if f.sig.Type.IsVariadic() {
+		return f.orig.CallSlice(args)
+	}
+	return f.orig.Call(args)
+}
+
 // succeeded reports whether out is a success: no error result, or a nil one.
 func (f *fn) succeeded(out []reflect.Value) bool {
 	return f.sig.Err < 0 || out[f.sig.Err].IsNil()
@@ -643,12 +669,10 @@ func (f *fn) decodeOut(b []byte) ([]reflect.Value, error) {
 }
 
 // isNone reports whether a result is "None": every cached result is nil.
-// A function without cached results, or with one that cannot be nil, never
-// returns None.
+// A function without results besides an optional error returns None
+// whenever it succeeds (as a Python function without a return value); one
+// with a result that cannot be nil never does.
 func (f *fn) isNone(out []reflect.Value) bool {
-	if len(f.sig.Values) == 0 {
-		return false
-	}
 	for _, i := range f.sig.Values {
 		if v := out[i]; !reflectx.Nilable(v.Type()) || !v.IsNil() {
 			return false
@@ -661,21 +685,21 @@ func (f *fn) isNone(out []reflect.Value) bool {
 // quiet until the store answers again.
 func (f *fn) storeFailed(op string, err error) {
 	if f.failing.CompareAndSwap(false, true) {
-		slog.Default().Warn("cachier: store failed; calls go to the function until it answers again",
+		defaults.Logger().Warn("cachier: store failed; calls go to the function until it answers again",
 			"func", f.name, "op", op, "error", err)
 	}
 }
 
 func (f *fn) storeOK() {
 	if f.failing.Load() && f.failing.CompareAndSwap(true, false) {
-		slog.Default().Info("cachier: store answers again", "func", f.name)
+		defaults.Logger().Info("cachier: store answers again", "func", f.name)
 	}
 }
 
 // logOnce logs err under msg the first time reason happens for f.
 func (f *fn) logOnce(reason, msg string, err error) {
 	if _, dup := f.logged.LoadOrStore(reason, true); !dup {
-		slog.Default().Warn(msg, "func", f.name, "error", err, "note", "logged once per function")
+		defaults.Logger().Warn(msg, "func", f.name, "error", err, "note", "logged once per function")
 	}
 }
 

@@ -12,6 +12,9 @@ type callOpts struct {
 	skip, overwrite, allowNone, verbose bool
 	hasMaxAge                           bool
 	maxAge                              time.Duration
+	hasStaleAfter                       bool
+	staleAfter                          time.Duration
+	hasNextTime, nextTime               bool
 }
 
 type optsKey struct{}
@@ -65,4 +68,22 @@ func WithAllowNone(ctx context.Context) context.Context {
 // log/slog's default logger at Info level.
 func WithVerbose(ctx context.Context) context.Context {
 	return with(ctx, func(o *callOpts) { o.verbose = true })
+}
+
+// WithStaleAfter returns a context under which the call uses d as its
+// stale_after in place of the function's own or the global one (Python
+// cachier's per-call stale_after): entries older than d are stale. As in
+// the tag, d == 0 means entries never go stale; a negative d makes every
+// entry stale. WithMaxAge still applies on top: the stricter one wins.
+func WithStaleAfter(ctx context.Context, d time.Duration) context.Context {
+	return with(ctx, func(o *callOpts) { o.hasStaleAfter, o.staleAfter = true, d })
+}
+
+// WithNextTime returns a context under which the call uses on as its
+// next_time in place of the function's own or the global one (Python
+// cachier's per-call next_time): with on, a stale hit returns the stale
+// value at once and refreshes it in the background; without, it computes
+// and returns a fresh value.
+func WithNextTime(ctx context.Context, on bool) context.Context {
+	return with(ctx, func(o *callOpts) { o.hasNextTime, o.nextTime = true, on })
 }
