@@ -27,7 +27,9 @@ type fn struct {
 	keyer    *hashing.Keyer // the default key; nil when hash is set
 	hash     hashing.Func   // a custom key function
 	st       store.Store
-	vs       store.ValueStore // st, when it keeps Go values
+	vs       store.ValueStore      // st, when it keeps Go values
+	svs      store.SizedValueStore // vs, when it counts sizes for max_size
+	bounded  bool                  // max_entries or max_size reach st (bounds.go)
 	cacheDir string
 
 	p   defaults.Params // resolved at decoration
@@ -502,7 +504,7 @@ func (c *callState) store(out []reflect.Value) bool {
 	f := c.f
 	limit := int64(f.p.EntrySizeLimit)
 	var b []byte
-	if f.vs == nil || limit > 0 { // the memory store encodes only to measure
+	if f.vs == nil || limit > 0 || f.svs != nil { // the memory store encodes only to measure
 		var err error
 		if b, err = encode(f.values(out)); err != nil {
 			f.logOnce("encode", "cachier: cannot encode a result; returned but not cached", err)
@@ -515,7 +517,10 @@ func (c *callState) store(out []reflect.Value) bool {
 		}
 	}
 	if f.vs != nil {
-		f.vs.SetValue(f.name, c.key, out, time.Now())
+		if !f.setValue(c.key, out, b) {
+			c.say("result larger than max_size by itself: not stored", "size", len(b))
+			return false
+		}
 		c.say("stored")
 		return true
 	}

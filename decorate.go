@@ -279,6 +279,9 @@ func build(v reflect.Value, recv reflect.Type, label, qual string, base, own def
 		name = p.KeyPrefix + ":" + name
 	}
 	f.name = name
+	if err := checkBounds(f, label, p, set, valueOf); err != nil {
+		return nil, err
+	}
 	return f, nil
 }
 
@@ -287,6 +290,7 @@ func install(v reflect.Value, f *fn) {
 	w := reflectx.MakeFunc(v.Type(), f.call)
 	v.Set(w)
 	handles.Store(funcPtr(v), &Handle{f: f})
+	f.applyBounds()
 }
 
 // handles maps a wrapper's closure pointer to its Handle; the pointer

@@ -127,7 +127,9 @@ func (h *Handle) Precache(ctx context.Context, value any, args ...any) error {
 		return fmt.Errorf("cachier: %s: Precache: %w", f.field, err)
 	}
 	if f.vs != nil {
-		f.vs.SetValue(f.name, key, out, time.Now())
+		if !f.setValue(key, out, nil) {
+			return fmt.Errorf("cachier: %s: Precache: the value cannot be encoded to measure it for max_size", f.field)
+		}
 		return nil
 	}
 	b, err := encode(f.values(out))

@@ -111,6 +111,18 @@ type ValueStore interface {
 	SetValue(fn, key string, v any, t time.Time)
 }
 
+// A SizedValueStore is a ValueStore that can count the size of the values
+// it keeps against a max_size bound (see Bounder). The core measures the
+// size of a result by encoding it, which it does only for a function with
+// a size bound, and then calls SetValueSized in place of SetValue.
+type SizedValueStore interface {
+	ValueStore
+
+	// SetValueSized is SetValue for a value whose encoded form is size
+	// bytes long.
+	SetValueSized(fn, key string, v any, t time.Time, size int64)
+}
+
 // A Waiter can tell a caller when a key's mark or entry may have changed,
 // so that a caller waiting for another process's calculation need not poll
 // at a fixed pace. Stores that can (Redis pub/sub, PostgreSQL LISTEN) may

@@ -12,6 +12,7 @@ package memstore
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cachier-go/cachier/store"
@@ -23,7 +24,11 @@ type Store struct {
 	fns sync.Map // fn string -> *fnCache
 }
 
-var _ store.ValueStore = (*Store)(nil)
+var (
+	_ store.ValueStore      = (*Store)(nil)
+	_ store.SizedValueStore = (*Store)(nil)
+	_ store.Bounder         = (*Store)(nil)
+)
 
 // New returns an empty memory store.
 func New() *Store { return &Store{} }
@@ -34,6 +39,8 @@ type item struct {
 	value any
 	hasV  bool
 	time  time.Time
+	size  int64         // bytes counted against maxBytes
+	used  atomic.Uint64 // the fnCache's clock at the last write or hit, when bounded
 }
 
 type mark struct {
@@ -45,6 +52,7 @@ type fnCache struct {
 	mu      sync.RWMutex
 	entries map[string]*item
 	marks   map[string]mark
+	bounds  // zero unless Bound set one; see bound.go
 }
 
 func (s *Store) fn(name string) *fnCache {
@@ -60,6 +68,9 @@ func (s *Store) Get(_ context.Context, fn, key string) (store.Entry, error) {
 	c := s.fn(fn)
 	c.mu.RLock()
 	it, ok := c.entries[key]
+	if ok && it.hasB && c.bounded {
+		c.touch(it)
+	}
 	c.mu.RUnlock()
 	if !ok || !it.hasB {
 		return store.Entry{}, store.ErrNotFound
@@ -69,11 +80,10 @@ func (s *Store) Get(_ context.Context, fn, key string) (store.Entry, error) {
 
 // Set implements store.Store. It keeps a copy of e.Value.
 func (s *Store) Set(_ context.Context, fn, key string, e store.Entry) error {
-	it := &item{bytes: append([]byte{}, e.Value...), hasB: true, time: e.Time}
+	it := &item{bytes: append([]byte{}, e.Value...), hasB: true, time: e.Time, size: int64(len(e.Value))}
 	c := s.fn(fn)
 	c.mu.Lock()
-	c.entries[key] = it
-	delete(c.marks, key)
+	c.put(key, it)
 	c.mu.Unlock()
 	return nil
 }
@@ -87,6 +97,9 @@ func (s *Store) GetValue(fn, key string) (any, time.Time, bool) {
 	c := v.(*fnCache)
 	c.mu.RLock()
 	it, ok := c.entries[key]
+	if ok && c.bounded && it.hasV {
+		c.touch(it)
+	}
 	c.mu.RUnlock()
 	if !ok || !it.hasV {
 		return nil, time.Time{}, false
@@ -94,13 +107,21 @@ func (s *Store) GetValue(fn, key string) (any, time.Time, bool) {
 	return it.value, it.time, true
 }
 
-// SetValue implements store.ValueStore.
+// SetValue implements store.ValueStore. Under a max_size bound (Bound)
+// the value counts as zero bytes: use SetValueSized.
 func (s *Store) SetValue(fn, key string, v any, t time.Time) {
-	it := &item{value: v, hasV: true, time: t}
+	s.SetValueSized(fn, key, v, t, 0)
+}
+
+// SetValueSized implements store.SizedValueStore: it stores v as SetValue
+// does, counting size bytes (the size of v encoded) against the function's
+// max_size bound. A value larger than the bound by itself is not stored,
+// and the key's earlier entry, if any, is kept.
+func (s *Store) SetValueSized(fn, key string, v any, t time.Time, size int64) {
+	it := &item{value: v, hasV: true, time: t, size: size}
 	c := s.fn(fn)
 	c.mu.Lock()
-	c.entries[key] = it
-	delete(c.marks, key)
+	c.put(key, it)
 	c.mu.Unlock()
 }
 
@@ -134,6 +155,7 @@ func (s *Store) Clear(_ context.Context, fn string) error {
 	c.mu.Lock()
 	c.entries = map[string]*item{}
 	c.marks = map[string]mark{}
+	c.forgetAll()
 	c.mu.Unlock()
 	return nil
 }
@@ -153,7 +175,7 @@ func (s *Store) DeleteStale(_ context.Context, fn string, cutoff time.Time) erro
 	c.mu.Lock()
 	for k, it := range c.entries {
 		if it.time.Before(cutoff) {
-			delete(c.entries, k)
+			c.remove(k, it)
 		}
 	}
 	c.mu.Unlock()
