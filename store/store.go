@@ -173,3 +173,12 @@ type Lister interface {
 	// stops at the first error yield returns, which Entries returns.
 	Entries(ctx context.Context, fn string, yield func(EntryInfo) error) error
 }
+
+// A Sizer can tell, cheaply and without I/O, how many entries a function
+// holds and how many bytes their encoded values take, as far as this
+// process knows: the memory store, the file store from its index. The
+// core reads it for Stats (Entries, SizeBytes). ok is false when the store
+// cannot tell for fn; bytes is 0 when it knows the count but not the size.
+type Sizer interface {
+	Size(fn string) (entries, bytes int64, ok bool)
+}
