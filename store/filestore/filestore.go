@@ -339,7 +339,10 @@ func (st *fnState) refresh(locked bool) error {
 	if st.s.closed.Load() {
 		return errClosed
 	}
-	fi, err := os.Stat(st.logPath)
+	fi, err := os.Lstat(st.logPath)
+	if err == nil && !fi.Mode().IsRegular() {
+		err = &fs.PathError{Op: "open", Path: st.logPath, Err: errLink}
+	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			if st.f != nil || !st.loaded {
@@ -368,6 +371,9 @@ func (st *fnState) refresh(locked bool) error {
 		}
 		// The file shrank below what was read, or was rewritten in place:
 		// read it again.
+	}
+	if err := st.checkEntDir(); err != nil {
+		return err
 	}
 	f, err := openFile(st.logPath, true)
 	if err != nil {
@@ -566,11 +572,13 @@ func (st *fnState) acquire(ctx context.Context) (release func(), err error) {
 }
 
 func (st *fnState) openLock() error {
-	dir := filepath.Dir(st.lockPath)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := st.ensureDir(); err != nil {
+		return err
+	}
+	if err := notLink(st.lockPath); err != nil {
 		return st.errorf("%w", err)
 	}
-	f, err := os.OpenFile(st.lockPath, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(st.lockPath, os.O_RDWR|os.O_CREATE|noFollow, 0o600)
 	if err != nil {
 		return st.errorf("%w", err)
 	}
@@ -586,6 +594,9 @@ func (st *fnState) locked(ctx context.Context, op func() error) error {
 		return err
 	}
 	defer release()
+	if err := st.checkEntDir(); err != nil {
+		return err
+	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if err := st.refresh(true); err != nil {
@@ -659,8 +670,8 @@ func (st *fnState) appendRecords(b []byte) error {
 // reads it. The lock and st.mu are held.
 func (st *fnState) replace(body func(w io.Writer) error) error {
 	dir := filepath.Dir(st.logPath)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return st.errorf("%w", err)
+	if err := st.ensureDir(); err != nil {
+		return err
 	}
 	tmp, err := os.CreateTemp(dir, filepath.Base(st.logPath)+".tmp-*")
 	if err != nil {
@@ -683,7 +694,7 @@ func (st *fnState) replace(body func(w io.Writer) error) error {
 		if err := tmp.Close(); err != nil {
 			return err
 		}
-		return os.Rename(tmp.Name(), st.logPath)
+		return renameInto(tmp.Name(), st.logPath)
 	}()
 	if err != nil {
 		tmp.Close()
@@ -1004,7 +1015,7 @@ func (s *Store) Wait(ctx context.Context, fn, key string) error {
 	}
 	delay := time.Millisecond
 	for {
-		nfi, err := os.Stat(st.logPath)
+		nfi, err := os.Lstat(st.logPath)
 		if (err == nil) != (fi != nil) || (err == nil && (!os.SameFile(nfi, fi) || nfi.Size() != off)) {
 			return done()
 		}
@@ -1148,8 +1159,8 @@ func (st *fnState) setSeparate(ctx context.Context, key string, e store.Entry) e
 	if err := ctx.Err(); err != nil {
 		return st.errorf("%w", err)
 	}
-	if err := os.MkdirAll(st.entDir, 0o700); err != nil {
-		return st.errorf("%w", err)
+	if err := st.ensureDir(); err != nil {
+		return err
 	}
 	tmp, err := os.CreateTemp(st.entDir, "tmp-*"+tmpSuffix)
 	if err != nil {
@@ -1174,7 +1185,7 @@ func (st *fnState) setSeparate(ctx context.Context, key string, e store.Entry) e
 		if err := st.appendRecords(st.wbuf); err != nil {
 			return err
 		}
-		if err := os.Rename(tmp.Name(), filepath.Join(st.entDir, entryName(key))); err != nil {
+		if err := renameInto(tmp.Name(), filepath.Join(st.entDir, entryName(key))); err != nil {
 			return st.errorf("%w", err)
 		}
 		st.wbuf = appendSimple(st.wbuf[:0], recEntry, key)

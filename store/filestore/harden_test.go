@@ -2,8 +2,13 @@ package filestore
 
 import (
 	"fmt"
+	"io/fs"
+	"maps"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 // countEntries counts the keys 0..n-1 a fresh store finds in fn.
@@ -95,5 +100,127 @@ func TestTruncatedThenRegrownToSameSize(t *testing.T) {
 		if got, want := value(t, a, fn, keyN(i)), fmt.Sprint("w", i); got != want {
 			t.Errorf("key %d reads %q, want %q", i, got, want)
 		}
+	}
+}
+
+// snapshotTree records every path under root with its mode and content, to
+// tell whether anything there was created or changed.
+func snapshotTree(t *testing.T, root string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		c := fi.Mode().String()
+		if fi.Mode().IsRegular() {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			c += " " + string(b)
+		}
+		m[p] = c
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestPlantedSymlinks plants a symbolic link, pointing outside cache_dir,
+// at each path the store opens, creates or renames into: the entry
+// directory, the journal and the lock of the separate-files layout, and
+// the log and the lock of the single-file layout. Every operation must
+// then fail (the core takes it for a failing store) or miss, never serve
+// what the link points to, and never write or create anything outside
+// cache_dir. What it proves: the store opens no path inside cache_dir
+// through a link (O_NOFOLLOW and Lstat checks), whoever planted it.
+func TestPlantedSymlinks(t *testing.T) {
+	const fn = "pkg.Planted"
+	cases := []struct {
+		name string
+		o    Options
+		at   func(st *fnState) string // where the link goes
+		dir  bool                     // the link points to a directory
+	}{
+		{"separate/entry-dir", Options{SeparateFiles: true}, func(st *fnState) string { return st.entDir }, true},
+		{"separate/journal", Options{SeparateFiles: true}, func(st *fnState) string { return st.logPath }, false},
+		{"separate/lock", Options{SeparateFiles: true}, func(st *fnState) string { return st.lockPath }, false},
+		{"single/log", Options{}, func(st *fnState) string { return st.logPath }, false},
+		{"single/lock", Options{}, func(st *fnState) string { return st.lockPath }, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			root := t.TempDir()
+			dir := filepath.Join(root, "cache")
+			outside := filepath.Join(root, "outside")
+			if err := os.MkdirAll(outside, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			// Something worth stealing or clobbering outside: a file named
+			// like the journal, holding a valid log of this function
+			// written by a store over another directory.
+			other := newStore(t, filepath.Join(root, "other"), c.o)
+			mustSet(t, other, fn, keyN(1), "from outside")
+			ost := other.state(fn)
+			logBytes, err := os.ReadFile(ost.logPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := newStore(t, dir, c.o)
+			st := s.state(fn)
+			if c.o.SeparateFiles && !c.dir {
+				if err := os.MkdirAll(st.entDir, 0o700); err != nil {
+					t.Fatal(err)
+				}
+			}
+			target := filepath.Join(outside, "journal")
+			if c.dir {
+				target = outside
+				if err := os.WriteFile(filepath.Join(outside, "journal"), logBytes, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				b, err := os.ReadFile(filepath.Join(filepath.Dir(ost.logPath), entryName(keyN(1))))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(outside, entryName(keyN(1))), b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			} else if !strings.HasSuffix(c.name, "lock") {
+				if err := os.WriteFile(target, logBytes, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			} // a lock link dangles: the store must not create its target
+			if err := os.Symlink(target, c.at(st)); err != nil {
+				t.Fatal(err)
+			}
+			before := snapshotTree(t, outside)
+
+			if got, err := s.Get(bg, fn, keyN(1)); err == nil {
+				t.Errorf("Get served %q through the link", got.Value)
+			}
+			if err := s.Set(bg, fn, keyN(2), entryOf("written")); err == nil {
+				t.Errorf("Set succeeded through the link")
+			}
+			if _, err := s.Mark(bg, fn, keyN(3), "me", time.Minute); err == nil {
+				t.Errorf("Mark succeeded through the link")
+			}
+			s.DeleteStale(bg, fn, time.Now().Add(time.Hour))
+			s.Clear(bg, fn)
+			s.ClearMarks(bg, fn)
+			if after := snapshotTree(t, outside); !maps.Equal(before, after) {
+				t.Errorf("the store changed what is outside cache_dir:\nbefore %q\nafter  %q", before, after)
+			}
+			if fi, err := os.Lstat(c.at(st)); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+				t.Errorf("the planted link is gone or replaced (%v): the store acted on it", err)
+			}
+		})
 	}
 }

@@ -12,7 +12,14 @@ func unlock(*os.File) error { return nil }
 
 func syncDir(string) error { return nil }
 
+// noFollow is 0 where the platform has no O_NOFOLLOW: the store checks
+// paths with Lstat before opening them instead.
+const noFollow = 0
+
 func openFile(path string, rw bool) (*os.File, error) {
+	if err := notLink(path); err != nil {
+		return nil, err
+	}
 	if rw {
 		return os.OpenFile(path, os.O_RDWR, 0)
 	}

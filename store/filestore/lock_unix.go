@@ -45,10 +45,14 @@ func syncDir(dir string) error {
 	return err
 }
 
-// openFile opens an existing file for reading, and writing with rw.
+// noFollow makes an open fail on a symbolic link rather than follow it.
+const noFollow = unix.O_NOFOLLOW
+
+// openFile opens an existing file for reading, and writing with rw; it
+// fails on a symbolic link.
 func openFile(path string, rw bool) (*os.File, error) {
 	if rw {
-		return os.OpenFile(path, os.O_RDWR, 0)
+		return os.OpenFile(path, os.O_RDWR|noFollow, 0)
 	}
-	return os.Open(path)
+	return os.OpenFile(path, os.O_RDONLY|noFollow, 0)
 }

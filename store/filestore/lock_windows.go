@@ -31,6 +31,10 @@ func unlock(f *os.File) error {
 	return windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, new(windows.Overlapped))
 }
 
+// noFollow is 0 on Windows, which has no O_NOFOLLOW: the store checks
+// paths with Lstat before opening them instead.
+const noFollow = 0
+
 // syncDir is a no-op on Windows, where a directory cannot be opened for
 // syncing; NTFS journals the rename itself.
 func syncDir(string) error { return nil }
@@ -39,7 +43,13 @@ func syncDir(string) error { return nil }
 // sharing it for deletion, so that another process (or this one) can
 // rename a new version over it while it is open, as on Unix. os.Open does
 // not share deletion.
+//
+// It refuses a symbolic link (or other reparse point), checked with Lstat
+// just before: Windows has no O_NOFOLLOW.
 func openFile(path string, rw bool) (*os.File, error) {
+	if err := notLink(path); err != nil {
+		return nil, err
+	}
 	p, err := windows.UTF16PtrFromString(path)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
