@@ -23,7 +23,7 @@
 // Each entry is one document of the collection:
 //
 //	{_id: "<len(key)>:<key>:<fn>", fn: <function identity>, key: <key>,
-//	 value: <binary>, time: <date>, stale: false, processing: <bool>,
+//	 value: <binary>, size: <len(value)>, time: <date>, stale: false, processing: <bool>,
 //	 completed: <bool>, owner: <mark owner>, expires: <date>, token: <random>}
 //
 // with a unique index on (fn, key), named "cachier_fn_key", which the store
@@ -69,6 +69,16 @@
 //
 // The store does not implement store.Waiter (change streams need a replica
 // set, and FerretDB has none): waiters poll.
+//
+// # Listing
+//
+// The store implements store.Lister for operators (the cachier command):
+// Functions groups the collection by function in aggregations ($match, and
+// $group with one $sum each, which FerretDB v1 supports) and finds each
+// function's oldest and newest entry with one sorted find each; Entries is
+// one cursor over a function's entries. Neither reads values: every entry's
+// document records its value's size (size), which the listing sums. Each
+// query, and each batch of a cursor, runs under the store's timeout.
 //
 // # Timeouts
 //
@@ -171,10 +181,7 @@ func New(getter func(ctx context.Context) (*mongo.Collection, error), opts ...Op
 
 // begin returns the operation's context and the collection.
 func (s *Store) begin(ctx context.Context) (context.Context, context.CancelFunc, *mongo.Collection, error) {
-	cancel := context.CancelFunc(func() {})
-	if s.timeout > 0 {
-		ctx, cancel = context.WithTimeout(ctx, s.timeout)
-	}
+	ctx, cancel := s.opContext(ctx)
 	if c := s.coll.Load(); c != nil {
 		return ctx, cancel, c, nil
 	}
@@ -283,6 +290,7 @@ func (s *Store) Set(ctx context.Context, fn, key string, e store.Entry) error {
 			{Key: fieldFn, Value: fn},
 			{Key: fieldKey, Value: key},
 			{Key: fieldValue, Value: bson.Binary{Subtype: bson.TypeBinaryGeneric, Data: v}},
+			{Key: fieldSize, Value: int64(len(v))},
 			{Key: fieldTime, Value: bson.NewDateTimeFromTime(e.Time)},
 			{Key: fieldStale, Value: false},
 			{Key: fieldProcessing, Value: false},

@@ -148,7 +148,7 @@ func TestDocumentShape(t *testing.T) {
 	if err := c.FindOne(ctx, bson.D{{Key: "fn", Value: fn}, {Key: "key", Value: key}}).Decode(&doc); err != nil {
 		t.Fatal(err)
 	}
-	want := bson.M{"fn": fn, "key": key, "stale": false, "processing": false, "completed": true}
+	want := bson.M{"fn": fn, "key": key, "stale": false, "processing": false, "completed": true, "size": int64(3)}
 	for k, v := range want {
 		if doc[k] != v {
 			t.Errorf("document %s = %v, want %v", k, doc[k], v)
