@@ -103,14 +103,6 @@ func (f *fn) params() params {
 	return params{p.StaleAfter, p.NextTime, p.WaitForCalcTimeout, p.AllowNone, p.CleanupStale, p.CleanupInterval}
 }
 
-// A flight is one calculation of a key under way in this process. Callers
-// of the same key wait on done instead of computing again.
-type flight struct {
-	done chan struct{}
-	out  []reflect.Value // the results, set before done closes when ok
-	ok   bool            // the calculation succeeded; waiters may use out
-}
-
 // call is the body of every wrapper: SPEC §5.
 func (f *fn) call(args []reflect.Value) []reflect.Value {
 	var ctx context.Context
@@ -155,6 +147,8 @@ type callState struct {
 	args []reflect.Value
 	p    params
 	key  string
+
+	noStore bool // the store failed during this call: leave it alone
 }
 
 func (c *callState) verbose() bool { return c.o != nil && c.o.verbose }
@@ -236,7 +230,8 @@ func (c *callState) run() []reflect.Value {
 	if err != nil {
 		f.storeFailed("get", err)
 		c.say("store failed: calling the function uncached", "error", err)
-		return f.callOrig(c.args)
+		c.noStore = true
+		return c.shared(time.Time{}) // one calculation for this process's callers
 	}
 	if found && !c.p.allowNone && f.isNone(out) {
 		c.say("cached nil ignored: allow_none is off")
@@ -261,62 +256,6 @@ func (c *callState) run() []reflect.Value {
 	return c.shared(t)
 }
 
-// shared computes the key once for every caller in this process: the
-// first becomes the leader, the others wait for its result.
-func (c *callState) shared(staleTime time.Time) []reflect.Value {
-	f := c.f
-	f.mu.Lock()
-	if fl, ok := f.flights[c.key]; ok {
-		f.mu.Unlock()
-		return c.await(fl)
-	}
-	fl := &flight{done: make(chan struct{})}
-	f.flights[c.key] = fl
-	f.mu.Unlock()
-	defer f.land(c.key, fl)
-
-	out, ok := c.computeMarked(staleTime)
-	fl.out, fl.ok = out, ok
-	return out
-}
-
-// land removes fl and wakes its waiters, also when the calculation panicked.
-func (f *fn) land(key string, fl *flight) {
-	f.mu.Lock()
-	if f.flights[key] == fl {
-		delete(f.flights, key)
-	}
-	f.mu.Unlock()
-	close(fl.done)
-}
-
-// await waits for another caller's calculation in this process, within
-// wait_for_calc_timeout and the caller's context.
-func (c *callState) await(fl *flight) []reflect.Value {
-	c.say("being calculated in this process: waiting")
-	var timeout <-chan time.Time
-	if c.p.waitTimeout > 0 {
-		t := time.NewTimer(c.p.waitTimeout)
-		defer t.Stop()
-		timeout = t.C
-	}
-	select {
-	case <-fl.done:
-		if fl.ok {
-			c.say("waited: got the other caller's result")
-			return fl.out
-		}
-		c.say("waited: the other caller failed; computing")
-		return c.shared(time.Time{})
-	case <-timeout:
-		c.say("waited longer than wait_for_calc_timeout: computing", "timeout", c.p.waitTimeout)
-		out, _, _ := c.compute()
-		return out
-	case <-c.ctx.Done():
-		return c.cancelled(c.ctx.Err())
-	}
-}
-
 // cancelled is the result of a wait cut short by the caller's context: the
 // context's error where the function returns an error, else the function's
 // own result.
@@ -336,27 +275,29 @@ func (c *callState) cancelled(err error) []reflect.Value {
 }
 
 // computeMarked computes the key under the store's being-calculated mark,
-// so that other processes wait for it. ok reports success.
-func (c *callState) computeMarked(staleTime time.Time) (out []reflect.Value, ok bool) {
+// so that other processes wait for it.
+func (c *callState) computeMarked(staleTime time.Time) []reflect.Value {
 	f := c.f
 	if f.vs != nil { // in-process store: the flight is the mark
-		out, ok, _ = c.compute()
-		return out, ok
+		out, _, _ := c.compute()
+		return out
+	}
+	if c.noStore { // the store failed this call: compute, leave it alone
+		return f.callOrig(c.args)
 	}
 	owner := newOwner()
 	acquired, err := f.st.Mark(c.ctx, f.name, c.key, owner, f.p.MarkTTL)
 	if err != nil {
 		f.storeFailed("mark", err)
 		c.say("store failed: calling the function uncached", "error", err)
-		out = f.callOrig(c.args)
-		return out, f.succeeded(out) // waiters in this process may share it
+		return f.callOrig(c.args)
 	}
 	if !acquired {
-		var done bool
-		out, acquired, done = c.waitOther(owner, staleTime)
+		out, got, done := c.waitOther(owner, staleTime)
 		if done {
-			return out, true
+			return out
 		}
+		acquired = got
 	}
 	stored := false
 	if acquired {
@@ -365,7 +306,7 @@ func (c *callState) computeMarked(staleTime time.Time) (out []reflect.Value, ok 
 		if out, ok := c.newerEntry(staleTime); ok {
 			_ = f.st.Unmark(c.ctx, f.name, c.key, owner)
 			c.say("stored by another process meanwhile")
-			return out, true
+			return out
 		}
 		stop := f.heartbeat(c.key, owner)
 		defer func() {
@@ -375,8 +316,8 @@ func (c *callState) computeMarked(staleTime time.Time) (out []reflect.Value, ok 
 			}
 		}()
 	}
-	out, ok, stored = c.compute()
-	return out, ok
+	out, _, stored := c.compute()
+	return out
 }
 
 // waitOther waits for another process's calculation of the key: it polls
@@ -539,45 +480,43 @@ func (c *callState) store(out []reflect.Value) bool {
 // another), or every background worker is busy.
 func (c *callState) refreshInBackground() {
 	f := c.f
-	f.mu.Lock()
-	if _, ok := f.flights[c.key]; ok {
-		f.mu.Unlock()
+	fl, ok := f.begin(c.key)
+	if !ok {
 		c.say("next_time: a refresh is already under way")
 		return
 	}
-	fl := &flight{done: make(chan struct{})}
-	f.flights[c.key] = fl
-	f.mu.Unlock()
-
 	bg := *c
 	bg.ctx = context.WithoutCancel(c.ctx)
 	started := background.try(func() {
-		defer f.land(bg.key, fl)
-		bg.refresh(fl)
+		end, out := flightPanicked, []reflect.Value(nil)
+		defer func() { f.land(bg.key, fl, end, out) }()
+		end, out = bg.refresh()
 	})
 	if !started {
-		f.land(c.key, fl)
+		f.land(c.key, fl, flightRetry, nil)
 		c.say("next_time: every background worker is busy; no refresh this time")
 		return
 	}
 	c.say("next_time: refresh started in the background")
 }
 
-func (c *callState) refresh(fl *flight) {
+// refresh recalculates a stale key in the background and says what the
+// callers waiting on it get.
+func (c *callState) refresh() (flightEnd, []reflect.Value) {
 	f := c.f
 	if f.vs != nil {
-		fl.out, fl.ok, _ = c.compute()
-		return
+		out, _, _ := c.compute()
+		return flightReturned, out
 	}
 	owner := newOwner()
 	acquired, err := f.st.Mark(c.ctx, f.name, c.key, owner, f.p.MarkTTL)
 	if err != nil {
 		f.storeFailed("mark", err)
-		return
+		return flightRetry, nil
 	}
 	if !acquired {
 		c.say("next_time: another process is refreshing")
-		return
+		return flightRetry, nil
 	}
 	stop := f.heartbeat(c.key, owner)
 	stored := false
@@ -587,7 +526,8 @@ func (c *callState) refresh(fl *flight) {
 			_ = f.st.Unmark(context.Background(), f.name, c.key, owner)
 		}
 	}()
-	fl.out, fl.ok, stored = c.compute()
+	out, _, stored := c.compute()
+	return flightReturned, out
 }
 
 // maybeCleanup starts a background deletion of stale entries when

@@ -55,8 +55,12 @@ func (h *Handle) ClearCache(ctx context.Context) error {
 
 // ClearBeingCalculated drops every being-calculated mark of the function,
 // so that callers waiting on a calculation that will never finish compute
-// themselves.
+// themselves: those in other processes, through the store's marks, and
+// those in this process, released at once (one of them computes, the
+// others wait for it). The calculations under way go on, and their
+// results are still stored when they return.
 func (h *Handle) ClearBeingCalculated(ctx context.Context) error {
+	h.f.releaseFlights()
 	return h.f.st.ClearMarks(ctx, h.f.name)
 }
 

@@ -1,0 +1,14 @@
+package cachier
+
+// Waiting returns how many callers of h's function wait on calculations
+// under way in this process: tests use it to know that every caller they
+// started has joined a flight before they let the calculation finish.
+func Waiting(h *Handle) int {
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	n := 0
+	for _, fl := range h.f.flights {
+		n += fl.waiters
+	}
+	return n
+}

@@ -1,0 +1,150 @@
+package cachier
+
+import (
+	"reflect"
+	"time"
+)
+
+// A flight is one calculation of a key under way in this process. Callers
+// of the same key wait on done instead of computing again, and share what
+// the calculation ended with (SPEC §5):
+//
+//   - it returned (success or error): every waiter gets its results, as
+//     with singleflight; an error is shared too, and nothing was cached;
+//   - it panicked: the panic goes to the caller that ran it, and each
+//     waiter computes itself, as if nobody had been computing;
+//   - it ended without results for others (the leader's own context ended,
+//     a refresh found another process at work) or ClearBeingCalculated
+//     released it: the waiters start over, one of them computing.
+type flight struct {
+	done    chan struct{}
+	waiters int // callers waiting on done; under fn.mu
+
+	// Set under fn.mu before done closes; read by waiters after.
+	closed bool
+	end    flightEnd
+	out    []reflect.Value // the results, when end is flightReturned
+}
+
+// flightEnd is how a calculation ended, for its waiters.
+type flightEnd uint8
+
+const (
+	flightPanicked flightEnd = iota // the zero value: nothing else was recorded
+	flightReturned                  // out holds the function's results
+	flightRetry                     // no results for others: start over
+)
+
+// join returns the key's flight and whether the caller leads it (a new
+// flight) or waits on it (one under way).
+func (f *fn) join(key string) (fl *flight, leader bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if fl, ok := f.flights[key]; ok {
+		fl.waiters++
+		return fl, false
+	}
+	fl = &flight{done: make(chan struct{})}
+	f.flights[key] = fl
+	return fl, true
+}
+
+// begin starts a flight for key unless one is under way, and reports
+// whether it did.
+func (f *fn) begin(key string) (*flight, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.flights[key]; ok {
+		return nil, false
+	}
+	fl := &flight{done: make(chan struct{})}
+	f.flights[key] = fl
+	return fl, true
+}
+
+// land ends fl with end and out and wakes its waiters, unless
+// ClearBeingCalculated released them already.
+func (f *fn) land(key string, fl *flight, end flightEnd, out []reflect.Value) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.flights[key] == fl {
+		delete(f.flights, key)
+	}
+	if !fl.closed {
+		fl.closed, fl.end, fl.out = true, end, out
+		close(fl.done)
+	}
+}
+
+// releaseFlights forgets every calculation under way in this process and
+// sends their waiters to start over: ClearBeingCalculated. The calculations
+// themselves go on; their results are still stored when they return.
+func (f *fn) releaseFlights() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for key, fl := range f.flights {
+		delete(f.flights, key)
+		if !fl.closed {
+			fl.closed, fl.end = true, flightRetry
+			close(fl.done)
+		}
+	}
+}
+
+// shared computes the key once for every caller in this process: the
+// first becomes the leader, the others wait for its result.
+func (c *callState) shared(staleTime time.Time) []reflect.Value {
+	f := c.f
+	fl, leader := f.join(c.key)
+	if !leader {
+		return c.await(fl, staleTime)
+	}
+	end, out := flightPanicked, []reflect.Value(nil)
+	defer func() { f.land(c.key, fl, end, out) }()
+
+	out = c.computeMarked(staleTime)
+	end = flightReturned
+	if !f.succeeded(out) && c.ctx.Err() != nil {
+		// Most likely the leader's own cancellation (its context's error,
+		// or the function giving up on it): not the waiters' business.
+		end = flightRetry
+	}
+	return out
+}
+
+// await waits for another caller's calculation in this process, within
+// wait_for_calc_timeout and the caller's context.
+func (c *callState) await(fl *flight, staleTime time.Time) []reflect.Value {
+	c.say("being calculated in this process: waiting")
+	var timeout <-chan time.Time
+	if c.p.waitTimeout > 0 {
+		t := time.NewTimer(c.p.waitTimeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-fl.done:
+		switch fl.end {
+		case flightReturned:
+			if c.f.succeeded(fl.out) {
+				c.say("waited: got the other caller's result")
+			} else {
+				c.say("waited: the other caller's calculation failed; sharing its error")
+			}
+			return fl.out
+		case flightPanicked:
+			c.say("waited: the other caller's calculation panicked; computing")
+			out, _, _ := c.compute()
+			return out
+		default:
+			c.say("waited: no result to share; starting over")
+			return c.shared(staleTime)
+		}
+	case <-timeout:
+		c.say("waited longer than wait_for_calc_timeout: computing", "timeout", c.p.waitTimeout)
+		out, _, _ := c.compute()
+		return out
+	case <-c.ctx.Done():
+		return c.cancelled(c.ctx.Err())
+	}
+}
