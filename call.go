@@ -176,7 +176,14 @@ func (c *callState) maxAge() (d time.Duration, ok bool) {
 
 func (c *callState) fresh(t time.Time) bool {
 	d, ok := c.maxAge()
-	return !ok || d >= 0 && time.Since(t) <= d
+	if !ok && c.f.vs != nil {
+		return true // in-process entries carry this process's clock: never ahead
+	}
+	age := time.Since(t)
+	if age < -maxSkew { // stamped in the future: a skewed or hostile writer
+		return false
+	}
+	return !ok || d >= 0 && age <= d
 }
 
 // applyTo puts the call's own per-call controls over p.
@@ -246,7 +253,7 @@ func (c *callState) run() []reflect.Value {
 	if found {
 		c.say("found: stale", "age", time.Since(t))
 		if c.p.nextTime {
-			c.refreshInBackground()
+			c.refreshInBackground(t)
 			c.say("next_time: returning the stale value")
 			return out
 		}
@@ -386,7 +393,7 @@ func (c *callState) waitOther(owner string, staleTime time.Time) (out []reflect.
 func (c *callState) newerEntry(staleTime time.Time) ([]reflect.Value, bool) {
 	f := c.f
 	e, err := f.st.Get(c.ctx, f.name, c.key)
-	if err != nil || !e.Time.After(staleTime) {
+	if err != nil || !replaced(e.Time, staleTime) {
 		return nil, false
 	}
 	out, err := f.decodeOut(e.Value)
@@ -473,61 +480,6 @@ func (c *callState) store(out []reflect.Value) bool {
 	f.storeOK()
 	c.say("stored", "size", len(b))
 	return true
-}
-
-// refreshInBackground starts one background recalculation of a stale key,
-// unless one is under way in this process (or, under a store mark, in
-// another), or every background worker is busy.
-func (c *callState) refreshInBackground() {
-	f := c.f
-	fl, ok := f.begin(c.key)
-	if !ok {
-		c.say("next_time: a refresh is already under way")
-		return
-	}
-	bg := *c
-	bg.ctx = context.WithoutCancel(c.ctx)
-	started := background.try(func() {
-		end, out := flightPanicked, []reflect.Value(nil)
-		defer func() { f.land(bg.key, fl, end, out) }()
-		end, out = bg.refresh()
-	})
-	if !started {
-		f.land(c.key, fl, flightRetry, nil)
-		c.say("next_time: every background worker is busy; no refresh this time")
-		return
-	}
-	c.say("next_time: refresh started in the background")
-}
-
-// refresh recalculates a stale key in the background and says what the
-// callers waiting on it get.
-func (c *callState) refresh() (flightEnd, []reflect.Value) {
-	f := c.f
-	if f.vs != nil {
-		out, _, _ := c.compute()
-		return flightReturned, out
-	}
-	owner := newOwner()
-	acquired, err := f.st.Mark(c.ctx, f.name, c.key, owner, f.p.MarkTTL)
-	if err != nil {
-		f.storeFailed("mark", err)
-		return flightRetry, nil
-	}
-	if !acquired {
-		c.say("next_time: another process is refreshing")
-		return flightRetry, nil
-	}
-	stop := f.heartbeat(c.key, owner)
-	stored := false
-	defer func() {
-		stop()
-		if !stored {
-			_ = f.st.Unmark(context.Background(), f.name, c.key, owner)
-		}
-	}()
-	out, _, stored := c.compute()
-	return flightReturned, out
 }
 
 // maybeCleanup starts a background deletion of stale entries when

@@ -12,3 +12,11 @@ func Waiting(h *Handle) int {
 	}
 	return n
 }
+
+// Busy returns how many calculations of h's function are under way in this
+// process, background refreshes included.
+func Busy(h *Handle) int {
+	h.f.mu.Lock()
+	defer h.f.mu.Unlock()
+	return len(h.f.flights)
+}

@@ -2,7 +2,10 @@ package cachier
 
 import (
 	"os"
+	"runtime/debug"
 	"strconv"
+
+	"github.com/cachier-go/cachier/defaults"
 )
 
 // DefaultMaxWorkers bounds the background goroutines (next_time refreshes,
@@ -31,7 +34,12 @@ func (p *pool) try(task func()) bool {
 	select {
 	case p.sem <- struct{}{}:
 		go func() {
-			defer func() { <-p.sem }()
+			defer func() {
+				<-p.sem
+				if r := recover(); r != nil { // a background task never takes the process down
+					defaults.Logger().Error("cachier: a background task panicked", "panic", r, "stack", string(debug.Stack()))
+				}
+			}()
 			task()
 		}()
 		return true

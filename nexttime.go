@@ -1,0 +1,102 @@
+package cachier
+
+import (
+	"context"
+	"reflect"
+	"runtime/debug"
+	"time"
+
+	"github.com/cachier-go/cachier/defaults"
+)
+
+// maxSkew is how far in the future an entry may be stamped and still be
+// fresh: clock skew between the machines sharing a store. An entry stamped
+// further ahead is stale, so that a wrong clock (or a hostile writer)
+// cannot pin an entry forever.
+const maxSkew = time.Minute
+
+// replaced reports whether an entry stamped t replaces the one stamped
+// stale that a caller found stale (zero: the caller found none): it is
+// newer, or the stale one was stamped in the future and t is another.
+func replaced(t, stale time.Time) bool {
+	if t.After(stale) {
+		return !t.After(time.Now().Add(maxSkew))
+	}
+	return !t.Equal(stale) && time.Until(stale) > maxSkew
+}
+
+// refreshInBackground starts one background recalculation of a key found
+// stale with the entry stamped staleTime, unless one is under way in this
+// process (or, under a store mark, in another), or every background worker
+// is busy.
+func (c *callState) refreshInBackground(staleTime time.Time) {
+	f := c.f
+	fl, ok := f.begin(c.key)
+	if !ok {
+		c.say("next_time: a refresh is already under way")
+		return
+	}
+	bg := *c
+	bg.ctx = context.WithoutCancel(c.ctx)
+	started := background.try(func() {
+		end, out := flightPanicked, []reflect.Value(nil)
+		defer func() {
+			f.land(bg.key, fl, end, out)
+			if r := recover(); r != nil { // never take the process down
+				defaults.Logger().Error("cachier: a background refresh panicked; the stale entry stays",
+					"func", f.name, "key", bg.key, "panic", r, "stack", string(debug.Stack()))
+			}
+		}()
+		end, out = bg.refresh(staleTime)
+	})
+	if !started {
+		f.land(c.key, fl, flightRetry, nil)
+		c.say("next_time: every background worker is busy; no refresh this time")
+		return
+	}
+	c.say("next_time: refresh started in the background")
+}
+
+// refresh recalculates a key found stale with the entry stamped staleTime,
+// in the background, and says what the callers waiting on it get. It
+// computes only if the entry is still the stale one: one refresh per stale
+// period, also across processes.
+func (c *callState) refresh(staleTime time.Time) (flightEnd, []reflect.Value) {
+	f := c.f
+	if f.vs != nil {
+		if v, t, ok := f.vs.GetValue(f.name, c.key); ok && replaced(t, staleTime) {
+			c.say("next_time: already refreshed")
+			return flightReturned, v.([]reflect.Value)
+		}
+		out, _, _ := c.compute()
+		return flightReturned, out
+	}
+	if c.noStore {
+		return flightRetry, nil
+	}
+	owner := newOwner()
+	acquired, err := f.st.Mark(c.ctx, f.name, c.key, owner, f.p.MarkTTL)
+	if err != nil {
+		f.storeFailed("mark", err)
+		return flightRetry, nil
+	}
+	if !acquired {
+		c.say("next_time: another process is refreshing")
+		return flightRetry, nil
+	}
+	if out, ok := c.newerEntry(staleTime); ok {
+		_ = f.st.Unmark(c.ctx, f.name, c.key, owner)
+		c.say("next_time: already refreshed by another process")
+		return flightReturned, out
+	}
+	stop := f.heartbeat(c.key, owner)
+	stored := false
+	defer func() {
+		stop()
+		if !stored {
+			_ = f.st.Unmark(context.Background(), f.name, c.key, owner)
+		}
+	}()
+	out, _, stored := c.compute()
+	return flightReturned, out
+}
