@@ -4,9 +4,10 @@ import "github.com/cachier-go/cachier/store"
 
 var _ store.Sizer = (*Store)(nil)
 
-// Size implements store.Sizer: the number of entries of fn. Their size in
-// bytes is not known (values are kept as Go values, not encoded), so bytes
-// is 0.
+// Size implements store.Sizer: the number of entries of fn, and their
+// encoded size where it is known: under a max_size bound (Bound), when the
+// core measures every value it stores. Otherwise values are kept as Go
+// values, never encoded, and bytes is 0.
 func (s *Store) Size(fn string) (entries, bytes int64, ok bool) {
 	v, found := s.fns.Load(fn)
 	if !found {
@@ -15,5 +16,8 @@ func (s *Store) Size(fn string) (entries, bytes int64, ok bool) {
 	c := v.(*fnCache)
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return int64(len(c.entries)), 0, true
+	if c.maxBytes > 0 {
+		bytes = c.bytes
+	}
+	return int64(len(c.entries)), bytes, true
 }

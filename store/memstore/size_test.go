@@ -22,6 +22,12 @@ func TestSize(t *testing.T) {
 	if n, _, _ := s.Size("g"); n != 1 {
 		t.Errorf("g: %d entries; want 1", n)
 	}
+	s.Bound("h", 0, 1000)
+	s.SetValueSized("h", "k1", 1, time.Now(), 10)
+	s.SetValueSized("h", "k2", 2, time.Now(), 20)
+	if n, b, _ := s.Size("h"); n != 2 || b != 30 {
+		t.Errorf("h (max_size): %d entries, %d bytes; want 2, 30", n, b)
+	}
 	_ = s.Clear(context.Background(), "f")
 	if n, _, _ := s.Size("f"); n != 0 {
 		t.Errorf("after Clear: %d entries", n)
