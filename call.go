@@ -12,6 +12,7 @@ import (
 
 	"github.com/cachier-go/cachier/defaults"
 	"github.com/cachier-go/cachier/hashing"
+	"github.com/cachier-go/cachier/metrics"
 	reflectx "github.com/cachier-go/cachier/reflect"
 	"github.com/cachier-go/cachier/store"
 )
@@ -30,6 +31,7 @@ type fn struct {
 	vs       store.ValueStore      // st, when it keeps Go values
 	svs      store.SizedValueStore // vs, when it counts sizes for max_size
 	bounded  bool                  // max_entries or max_size reach st (bounds.go)
+	metrics  *metrics.Func         // nil unless enable_metrics (stats.go)
 	cacheDir string
 
 	p   defaults.Params // resolved at decoration
@@ -120,8 +122,15 @@ func (f *fn) call(args []reflect.Value) []reflect.Value {
 		return f.callOrig(args)
 	}
 	c := &callState{f: f, ctx: ctx, o: o, args: args, p: f.params()}
+	if m := f.metrics; m != nil { // stats.go
+		if mc, ok := m.Begin(); ok {
+			c.m = m
+			defer func() { m.End(c.outcome, mc) }()
+		}
+	}
 	key, err := f.key(args)
 	if err != nil {
+		c.count(metrics.Uncacheable)
 		f.logOnce("key", "cachier: cannot compute the key; calling the function uncached", err)
 		c.say("no key: calling the function uncached", "error", err)
 		return f.callOrig(args)
@@ -133,6 +142,7 @@ func (f *fn) call(args []reflect.Value) []reflect.Value {
 	}
 	if o != nil && o.overwrite {
 		c.say("overwrite: computing without reading the cache")
+		c.outcome = metrics.Miss
 		out, _, _ := c.compute()
 		return out
 	}
@@ -149,6 +159,9 @@ type callState struct {
 	key  string
 
 	noStore bool // the store failed during this call: leave it alone
+
+	m       *metrics.Func   // non-nil when the call is counted (stats.go)
+	outcome metrics.Outcome // hit, miss or stale hit, once known
 }
 
 func (c *callState) verbose() bool { return c.o != nil && c.o.verbose }
@@ -235,8 +248,9 @@ func (c *callState) run() []reflect.Value {
 	f := c.f
 	out, t, found, err := c.lookup()
 	if err != nil {
-		f.storeFailed("get", err)
+		c.storeFailed("get", err)
 		c.say("store failed: calling the function uncached", "error", err)
+		c.outcome = metrics.Miss
 		c.noStore = true
 		return c.shared(time.Time{}) // one calculation for this process's callers
 	}
@@ -248,9 +262,11 @@ func (c *callState) run() []reflect.Value {
 		if c.verbose() { // guarded: boxing the age would cost every hit an allocation
 			c.say("found: fresh", "age", time.Since(t))
 		}
+		c.outcome = metrics.Hit
 		return out
 	}
 	if found {
+		c.outcome = metrics.StaleHit
 		c.say("found: stale", "age", time.Since(t))
 		if c.p.nextTime {
 			c.refreshInBackground(t)
@@ -258,6 +274,7 @@ func (c *callState) run() []reflect.Value {
 			return out
 		}
 	} else {
+		c.outcome = metrics.Miss
 		c.say("not found")
 	}
 	return c.shared(t)
@@ -267,6 +284,7 @@ func (c *callState) run() []reflect.Value {
 // context's error where the function returns an error, else the function's
 // own result.
 func (c *callState) cancelled(err error) []reflect.Value {
+	c.outcome = metrics.None // neither served by the cache nor computed for it
 	sig := c.f.sig
 	if sig.Err < 0 {
 		c.say("context ended while waiting: calling the function")
@@ -290,13 +308,15 @@ func (c *callState) computeMarked(staleTime time.Time) []reflect.Value {
 		return out
 	}
 	if c.noStore { // the store failed this call: compute, leave it alone
+		c.count(metrics.Recalculation)
 		return f.callOrig(c.args)
 	}
 	owner := newOwner()
 	acquired, err := f.st.Mark(c.ctx, f.name, c.key, owner, f.p.MarkTTL)
 	if err != nil {
-		f.storeFailed("mark", err)
+		c.storeFailed("mark", err)
 		c.say("store failed: calling the function uncached", "error", err)
+		c.count(metrics.Recalculation)
 		return f.callOrig(c.args)
 	}
 	if !acquired {
@@ -351,7 +371,7 @@ func (c *callState) waitOther(owner string, staleTime time.Time) (out []reflect.
 			err := w.Wait(wctx, f.name, c.key)
 			cancel()
 			if err != nil && c.ctx.Err() == nil && wctx.Err() == nil {
-				f.storeFailed("wait", err)
+				c.storeFailed("wait", err)
 			}
 		}
 		// Never check faster than the polling pace: a Waiter that returns at
@@ -369,6 +389,7 @@ func (c *callState) waitOther(owner string, staleTime time.Time) (out []reflect.
 		}
 		if out, ok := c.newerEntry(staleTime); ok {
 			c.say("waited: got the other process's result", "waited", time.Since(start))
+			c.waited()
 			return out, false, true
 		}
 		got, err := f.st.Mark(c.ctx, f.name, c.key, owner, f.p.MarkTTL)
@@ -377,11 +398,12 @@ func (c *callState) waitOther(owner string, staleTime time.Time) (out []reflect.
 			return nil, true, false
 		}
 		if err != nil {
-			f.storeFailed("mark", err)
+			c.storeFailed("mark", err)
 			return nil, false, false
 		}
 		if c.p.waitTimeout > 0 && time.Since(start) >= c.p.waitTimeout {
 			c.say("waited longer than wait_for_calc_timeout: computing", "timeout", c.p.waitTimeout)
+			c.count(metrics.WaitTimeout)
 			return nil, false, false
 		}
 		delay = min(delay*3/2, 250*time.Millisecond)
@@ -433,6 +455,7 @@ func (f *fn) heartbeat(key, owner string) (stop func()) {
 // also cleared the key's mark).
 func (c *callState) compute() (out []reflect.Value, ok, stored bool) {
 	f := c.f
+	c.count(metrics.Recalculation)
 	out = f.callOrig(c.args)
 	if !f.succeeded(out) {
 		c.say("function returned an error: not stored", "error", out[f.sig.Err].Interface())
@@ -455,11 +478,13 @@ func (c *callState) store(out []reflect.Value) bool {
 	if f.vs == nil || limit > 0 || f.svs != nil { // the memory store encodes only to measure
 		var err error
 		if b, err = encode(f.values(out)); err != nil {
+			c.count(metrics.Uncacheable)
 			f.logOnce("encode", "cachier: cannot encode a result; returned but not cached", err)
 			c.say("result cannot be encoded: not stored", "error", err)
 			return false
 		}
 		if limit > 0 && int64(len(b)) > limit {
+			c.count(metrics.SizeLimitRejection)
 			c.say("result larger than entry_size_limit: not stored", "size", len(b), "limit", limit)
 			return false
 		}
@@ -473,7 +498,7 @@ func (c *callState) store(out []reflect.Value) bool {
 		return true
 	}
 	if err := f.st.Set(context.WithoutCancel(c.ctx), f.name, c.key, store.Entry{Value: b, Time: time.Now()}); err != nil {
-		f.storeFailed("set", err)
+		c.storeFailed("set", err)
 		c.say("store failed: result not stored", "error", err)
 		return false
 	}
@@ -497,7 +522,7 @@ func (f *fn) maybeCleanup(c *callState) {
 	ctx := context.WithoutCancel(c.ctx)
 	if !background.try(func() {
 		if err := f.st.DeleteStale(ctx, f.name, cutoff); err != nil {
-			f.storeFailed("delete stale", err)
+			c.storeFailed("delete stale", err)
 		}
 	}) {
 		f.lastCleanup.CompareAndSwap(now, last) // try again on a later call

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cachier-go/cachier/defaults"
 	"github.com/cachier-go/cachier/hashing"
+	"github.com/cachier-go/cachier/metrics"
 	reflectx "github.com/cachier-go/cachier/reflect"
 	"github.com/cachier-go/cachier/store"
 	"github.com/cachier-go/cachier/store/memstore"
@@ -279,6 +280,9 @@ func build(v reflect.Value, recv reflect.Type, label, qual string, base, own def
 		name = p.KeyPrefix + ":" + name
 	}
 	f.name = name
+	if p.EnableMetrics {
+		f.metrics = metrics.New(name, p.MetricsSamplingRate)
+	}
 	if err := checkBounds(f, label, p, set, valueOf); err != nil {
 		return nil, err
 	}

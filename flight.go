@@ -3,6 +3,8 @@ package cachier
 import (
 	"reflect"
 	"time"
+
+	"github.com/cachier-go/cachier/metrics"
 )
 
 // A flight is one calculation of a key under way in this process. Callers
@@ -126,6 +128,7 @@ func (c *callState) await(fl *flight, staleTime time.Time) []reflect.Value {
 	case <-fl.done:
 		switch fl.end {
 		case flightReturned:
+			c.waited() // its result or its error: neither a hit nor a miss
 			if c.f.succeeded(fl.out) {
 				c.say("waited: got the other caller's result")
 			} else {
@@ -142,6 +145,7 @@ func (c *callState) await(fl *flight, staleTime time.Time) []reflect.Value {
 		}
 	case <-timeout:
 		c.say("waited longer than wait_for_calc_timeout: computing", "timeout", c.p.waitTimeout)
+		c.count(metrics.WaitTimeout)
 		out, _, _ := c.compute()
 		return out
 	case <-c.ctx.Done():

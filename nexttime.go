@@ -77,7 +77,7 @@ func (c *callState) refresh(staleTime time.Time) (flightEnd, []reflect.Value) {
 	owner := newOwner()
 	acquired, err := f.st.Mark(c.ctx, f.name, c.key, owner, f.p.MarkTTL)
 	if err != nil {
-		f.storeFailed("mark", err)
+		c.storeFailed("mark", err)
 		return flightRetry, nil
 	}
 	if !acquired {
