@@ -520,9 +520,13 @@ func (f *fn) maybeCleanup(c *callState) {
 	}
 	cutoff := time.Now().Add(-c.p.staleAfter)
 	ctx := context.WithoutCancel(c.ctx)
+	m := c.m // not c: capturing it would move every call's state to the heap
 	if !background.try(func() {
 		if err := f.st.DeleteStale(ctx, f.name, cutoff); err != nil {
-			c.storeFailed("delete stale", err)
+			if m != nil {
+				m.Add(metrics.StoreError)
+			}
+			f.storeFailed("delete stale", err)
 		}
 	}) {
 		f.lastCleanup.CompareAndSwap(now, last) // try again on a later call
