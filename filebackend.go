@@ -7,6 +7,6 @@ import (
 
 func init() {
 	openFileStore = func(dir string, separate, noReload bool) (store.Store, error) {
-		return filestore.New(dir, filestore.Options{SeparateFiles: separate, NoReload: noReload})
+		return filestore.New(dir, filestore.Options{SeparateFiles: separate, NoReload: noReload, Logger: storeLogger})
 	}
 }
