@@ -41,7 +41,7 @@ type fn struct {
 	flights map[string]*flight // calculations under way in this process
 
 	lastCleanup atomic.Int64 // unix nanoseconds of the last cleanup start
-	failing     atomic.Bool  // the store failed last time; logged once
+	br          breaker      // skips a failing store for a growing window
 	logged      sync.Map     // reasons already logged once
 }
 
@@ -158,7 +158,8 @@ type callState struct {
 	p    params
 	key  string
 
-	noStore bool // the store failed during this call: leave it alone
+	noStore bool // the store failed during this call, or is skipped: leave it alone
+	probe   bool // this call probes a store whose circuit is open
 
 	m       *metrics.Func   // non-nil when the call is counted (stats.go)
 	outcome metrics.Outcome // hit, miss or stale hit, once known
@@ -246,12 +247,21 @@ func (c *callState) lookup() (out []reflect.Value, t time.Time, found bool, err 
 
 func (c *callState) run() []reflect.Value {
 	f := c.f
+	if f.vs == nil {
+		ok, probe := f.br.pass()
+		if !ok {
+			c.noStore = true
+			c.say("store failed recently: skipping it, calling the function uncached")
+			c.outcome = metrics.Miss
+			return c.shared(time.Time{}) // one calculation for this process's callers
+		}
+		c.probe = probe
+	}
 	out, t, found, err := c.lookup()
 	if err != nil {
 		c.storeFailed("get", err)
 		c.say("store failed: calling the function uncached", "error", err)
 		c.outcome = metrics.Miss
-		c.noStore = true
 		return c.shared(time.Time{}) // one calculation for this process's callers
 	}
 	if found && !c.p.allowNone && f.isNone(out) {
@@ -307,7 +317,7 @@ func (c *callState) computeMarked(staleTime time.Time) []reflect.Value {
 		out, _, _ := c.compute()
 		return out
 	}
-	if c.noStore { // the store failed this call: compute, leave it alone
+	if !c.storeUp() { // failing: compute, leave the store alone
 		c.count(metrics.Recalculation)
 		return f.callOrig(c.args)
 	}
@@ -338,7 +348,7 @@ func (c *callState) computeMarked(staleTime time.Time) []reflect.Value {
 		stop := f.heartbeat(c.key, owner)
 		defer func() {
 			stop()
-			if !stored { // failed, panicking or not stored: let others compute
+			if !stored && c.storeUp() { // failed, panicking or not stored: let others compute
 				_ = f.st.Unmark(context.WithoutCancel(c.ctx), f.name, c.key, owner)
 			}
 		}()
@@ -358,6 +368,9 @@ func (c *callState) waitOther(owner string, staleTime time.Time) (out []reflect.
 	delay := 5 * time.Millisecond // the polling pace, growing to 250ms
 	w, _ := f.st.(store.Waiter)
 	for {
+		if !c.storeUp() { // the store failed meanwhile: stop waiting on it
+			return nil, false, false
+		}
 		began := time.Now()
 		if w != nil {
 			// A Waiter returns when something may have changed: give it a
@@ -414,7 +427,13 @@ func (c *callState) waitOther(owner string, staleTime time.Time) (out []reflect.
 // staleTime (the time of the stale entry the call found; zero on a miss).
 func (c *callState) newerEntry(staleTime time.Time) ([]reflect.Value, bool) {
 	f := c.f
+	if !c.storeUp() {
+		return nil, false
+	}
 	e, err := f.st.Get(c.ctx, f.name, c.key)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		c.storeFailed("get", err)
+	}
 	if err != nil || !replaced(e.Time, staleTime) {
 		return nil, false
 	}
@@ -443,7 +462,9 @@ func (f *fn) heartbeat(key, owner string) (stop func()) {
 			case <-quit:
 				return
 			case <-t.C:
-				_, _ = f.st.Mark(context.Background(), f.name, key, owner, f.p.MarkTTL)
+				if !f.br.open.Load() { // a failing store is left alone
+					_, _ = f.st.Mark(context.Background(), f.name, key, owner, f.p.MarkTTL)
+				}
 			}
 		}
 	}()
@@ -497,6 +518,10 @@ func (c *callState) store(out []reflect.Value) bool {
 		c.say("stored")
 		return true
 	}
+	if !c.storeUp() {
+		c.say("store failing: result not stored")
+		return false
+	}
 	if err := f.st.Set(context.WithoutCancel(c.ctx), f.name, c.key, store.Entry{Value: b, Time: time.Now()}); err != nil {
 		c.storeFailed("set", err)
 		c.say("store failed: result not stored", "error", err)
@@ -510,7 +535,7 @@ func (c *callState) store(out []reflect.Value) bool {
 // maybeCleanup starts a background deletion of stale entries when
 // cleanup_stale is on and cleanup_interval has passed since the last one.
 func (f *fn) maybeCleanup(c *callState) {
-	if !c.p.cleanupStale || c.p.staleAfter <= 0 {
+	if !c.p.cleanupStale || c.p.staleAfter <= 0 || f.br.open.Load() {
 		return
 	}
 	now := time.Now().UnixNano()
@@ -526,7 +551,7 @@ func (f *fn) maybeCleanup(c *callState) {
 			if m != nil {
 				m.Add(metrics.StoreError)
 			}
-			f.storeFailed("delete stale", err)
+			f.storeFailed("delete stale", err, false)
 		}
 	}) {
 		f.lastCleanup.CompareAndSwap(now, last) // try again on a later call
@@ -605,21 +630,6 @@ func (f *fn) isNone(out []reflect.Value) bool {
 		}
 	}
 	return true
-}
-
-// storeFailed logs a store failure, once per outage: later failures are
-// quiet until the store answers again.
-func (f *fn) storeFailed(op string, err error) {
-	if f.failing.CompareAndSwap(false, true) {
-		defaults.Logger().Warn("cachier: store failed; calls go to the function until it answers again",
-			"func", f.name, "op", op, "error", err)
-	}
-}
-
-func (f *fn) storeOK() {
-	if f.failing.Load() && f.failing.CompareAndSwap(true, false) {
-		defaults.Logger().Info("cachier: store answers again", "func", f.name)
-	}
 }
 
 // logOnce logs err under msg the first time reason happens for f.

@@ -38,6 +38,7 @@ func (c *callState) refreshInBackground(staleTime time.Time) {
 	}
 	bg := *c
 	bg.ctx = context.WithoutCancel(c.ctx)
+	bg.probe = false // the call that started it probed already
 	started := background.try(func() {
 		end, out := flightPanicked, []reflect.Value(nil)
 		defer func() {
@@ -71,7 +72,7 @@ func (c *callState) refresh(staleTime time.Time) (flightEnd, []reflect.Value) {
 		out, _, _ := c.compute()
 		return flightReturned, out
 	}
-	if c.noStore {
+	if !c.storeUp() {
 		return flightRetry, nil
 	}
 	owner := newOwner()
@@ -93,7 +94,7 @@ func (c *callState) refresh(staleTime time.Time) (flightEnd, []reflect.Value) {
 	stored := false
 	defer func() {
 		stop()
-		if !stored {
+		if !stored && c.storeUp() {
 			_ = f.st.Unmark(context.Background(), f.name, c.key, owner)
 		}
 	}()

@@ -107,9 +107,3 @@ func (c *callState) waited() {
 	c.outcome = metrics.None
 	c.count(metrics.Wait)
 }
-
-// storeFailed counts a failed store operation and logs it (fn.storeFailed).
-func (c *callState) storeFailed(op string, err error) {
-	c.count(metrics.StoreError)
-	c.f.storeFailed(op, err)
-}

@@ -216,9 +216,9 @@ func TestRedisOutage(t *testing.T) {
 	if ran, _ := call(5); !ran {
 		t.Fatal("square(5) after the restart did not run the function")
 	}
-	if ran, _ := call(5); ran {
-		t.Fatal("square(5) ran again: caching did not resume")
-	}
+	// The core leaves a store that failed alone until its backoff window
+	// ends: caching resumes then.
+	servedAgain(t, "square(5)", func() bool { ran, _ := call(5); return ran })
 	if ran, _ := call(3); !ran {
 		t.Fatal("square(3) served from an empty server?")
 	}

@@ -1,0 +1,211 @@
+package cachier_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cachier-go/cachier"
+	"github.com/cachier-go/cachier/internal/testenv"
+	"github.com/cachier-go/cachier/store"
+	"github.com/cachier-go/cachier/store/memstore"
+)
+
+// switchable is a plain store over a memory store that a test can take
+// down, and that counts every operation that reaches it.
+type switchable struct {
+	store.Store
+	down atomic.Bool
+	ops  atomic.Int64
+}
+
+func (s *switchable) op() error {
+	s.ops.Add(1)
+	if s.down.Load() {
+		return errDown
+	}
+	return nil
+}
+
+func (s *switchable) Get(ctx context.Context, fn, key string) (store.Entry, error) {
+	if err := s.op(); err != nil {
+		return store.Entry{}, err
+	}
+	return s.Store.Get(ctx, fn, key)
+}
+
+func (s *switchable) Set(ctx context.Context, fn, key string, e store.Entry) error {
+	if err := s.op(); err != nil {
+		return err
+	}
+	return s.Store.Set(ctx, fn, key, e)
+}
+
+func (s *switchable) Mark(ctx context.Context, fn, key, owner string, ttl time.Duration) (bool, error) {
+	if err := s.op(); err != nil {
+		return false, err
+	}
+	return s.Store.Mark(ctx, fn, key, owner, ttl)
+}
+
+func (s *switchable) Unmark(ctx context.Context, fn, key, owner string) error {
+	if err := s.op(); err != nil {
+		return err
+	}
+	return s.Store.Unmark(ctx, fn, key, owner)
+}
+
+// fakeClock is a clock a test moves by hand.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// TestBreakerSkipsFailingStore: after a store failure the function leaves
+// the store alone for a window (1s), then one call probes it; each failed
+// probe doubles the window up to a minute; a probe that gets an answer
+// closes the circuit. Opening and closing are each logged once. Before the
+// fix, every call asked the failing store again.
+func TestBreakerSkipsFailingStore(t *testing.T) {
+	reset(t)
+	logs := testenv.CaptureLogs(t)
+	st := &switchable{Store: memstore.New()}
+	var calls atomic.Int64
+	f := func(ctx context.Context, x int) (int, error) { calls.Add(1); return x * 2, nil }
+	if err := cachier.Decorate(&f, cachier.Tag("backend=ctl,name=core.breaker.unit"), cachier.WithStore("ctl", st)); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := cachier.Of(&f)
+	clock := &fakeClock{now: time.Now()}
+	cachier.SetBreakerClock(h, clock.Now)
+
+	// call calls f(ctx, 1) and reports how many store operations it made
+	// and whether the function ran.
+	call := func() (ops int64, ran bool) {
+		t.Helper()
+		o, c := st.ops.Load(), calls.Load()
+		if v, err := f(ctx, 1); v != 2 || err != nil {
+			t.Fatalf("f(1) = %d, %v", v, err)
+		}
+		return st.ops.Load() - o, calls.Load() != c
+	}
+	if _, ran := call(); !ran {
+		t.Fatal("first call did not run the function")
+	}
+	if ops, ran := call(); ran || ops != 1 {
+		t.Fatalf("hit: %d ops, ran %v", ops, ran)
+	}
+
+	st.down.Store(true)
+	if ops, ran := call(); ops != 1 || !ran {
+		t.Fatalf("first call of the outage: %d store ops (want 1: the look-up), ran %v", ops, ran)
+	}
+	for i := range 10 {
+		if ops, ran := call(); ops != 0 || !ran {
+			t.Fatalf("call %d within the first window: %d store ops (want 0), ran %v", i, ops, ran)
+		}
+	}
+	// Each window: a call just before its end leaves the store alone, one
+	// just after probes it (one operation) and, failing, doubles it.
+	windows := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second,
+		16 * time.Second, 32 * time.Second, time.Minute, time.Minute}
+	for _, w := range windows {
+		clock.Advance(w - time.Millisecond)
+		if ops, ran := call(); ops != 0 || !ran {
+			t.Fatalf("window %v, before its end: %d store ops, ran %v", w, ops, ran)
+		}
+		clock.Advance(2 * time.Millisecond)
+		if ops, ran := call(); ops != 1 || !ran {
+			t.Fatalf("window %v, after its end: %d store ops (want 1 probe), ran %v", w, ops, ran)
+		}
+		clock.Advance(-time.Millisecond) // the next window starts at the probe
+	}
+
+	st.down.Store(false)
+	clock.Advance(time.Minute + time.Millisecond)
+	if ops, ran := call(); ops != 1 || ran {
+		t.Fatalf("the probe after the outage: %d store ops, ran %v (want a hit from the store)", ops, ran)
+	}
+	if ops, ran := call(); ops != 1 || ran {
+		t.Fatalf("after the outage: %d store ops, ran %v (want a hit)", ops, ran)
+	}
+	l := logs.String()
+	if n := strings.Count(l, "store failed"); n != 1 {
+		t.Errorf("the outage was logged %d times, want once:\n%s", n, l)
+	}
+	if n := strings.Count(l, "store answers again"); n != 1 {
+		t.Errorf("the recovery was logged %d times, want once:\n%s", n, l)
+	}
+}
+
+// TestBreakerProbeIsOne: while a probe is under way, the other calls leave
+// the store alone.
+func TestBreakerProbeIsOne(t *testing.T) {
+	reset(t)
+	_ = testenv.CaptureLogs(t)
+	inner := &switchable{Store: memstore.New()}
+	entered, release := make(chan struct{}), make(chan struct{})
+	var hold atomic.Bool
+	hang := &hangingGet{switchable: inner, hold: &hold, entered: entered, release: release}
+	var calls atomic.Int64
+	f := func(ctx context.Context, x int) (int, error) { calls.Add(1); return x, nil }
+	if err := cachier.Decorate(&f, cachier.Tag("backend=ctl,name=core.breaker.probe"), cachier.WithStore("ctl", hang)); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := cachier.Of(&f)
+	clock := &fakeClock{now: time.Now()}
+	cachier.SetBreakerClock(h, clock.Now)
+
+	inner.down.Store(true)
+	f(ctx, 1) // opens the circuit
+	clock.Advance(2 * time.Second)
+	inner.down.Store(false)
+	hold.Store(true)
+	probed := make(chan int)
+	go func() { v, _ := f(ctx, 1); probed <- v }()
+	<-entered // the probe is in the store
+	before := inner.ops.Load()
+	for x := range 5 {
+		if v, _ := f(ctx, 10+x); v != 10+x {
+			t.Fatalf("got %d", v)
+		}
+	}
+	if n := inner.ops.Load() - before; n != 0 {
+		t.Fatalf("%d store operations while a probe was under way, want 0", n)
+	}
+	close(release)
+	if v := <-probed; v != 1 {
+		t.Fatalf("probe got %d", v)
+	}
+}
+
+// hangingGet holds the first Get after hold is set until release closes.
+type hangingGet struct {
+	*switchable
+	hold    *atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *hangingGet) Get(ctx context.Context, fn, key string) (store.Entry, error) {
+	if s.hold.CompareAndSwap(true, false) {
+		close(s.entered)
+		<-s.release
+	}
+	return s.switchable.Get(ctx, fn, key)
+}
