@@ -1,0 +1,252 @@
+package codec
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"reflect"
+	"strings"
+	"sync"
+
+	"github.com/klauspost/compress/s2"
+	"github.com/klauspost/compress/zstd"
+)
+
+const (
+	magic0, magic1 = 0xCA, 0xC4
+	formatVersion  = 1
+	maxNameLen     = 64
+
+	compressNone = 0
+	compressS2   = 1
+	compressZstd = 2
+)
+
+// MinCompressSize is the smallest payload that compression applies to.
+const MinCompressSize = 1 << 10
+
+// MaxRatio bounds a compressed payload's declared decoded length, as a
+// multiple of its compressed length; an entry that compresses better is
+// stored uncompressed. MaxDecoded bounds it absolutely.
+const (
+	MaxRatio   = 1024
+	MaxDecoded = 1 << 30
+)
+
+// A Plan encodes and decodes the results of one function as stored
+// entries: a header naming the codec, the format version and the result
+// types, then the codec's payload, compressed when asked and worth it.
+// Make one per decorated function with NewPlan; it is safe for concurrent
+// use.
+type Plan struct {
+	codec    Codec
+	c        Compiled
+	types    []reflect.Type
+	header   []byte // with compression 0
+	compress byte
+}
+
+// NewPlan compiles c for results of the given types. compress is "", "none",
+// "s2" or "zstd".
+func NewPlan(c Codec, types []reflect.Type, compress string) (*Plan, error) {
+	name := c.Name()
+	if name == "" || len(name) > maxNameLen {
+		return nil, fmt.Errorf("codec: codec name %q: want 1 to %d bytes", name, maxNameLen)
+	}
+	p := &Plan{codec: c, types: types}
+	switch compress {
+	case "", "none":
+	case "s2":
+		p.compress = compressS2
+	case "zstd":
+		p.compress = compressZstd
+	default:
+		return nil, fmt.Errorf("codec: compression %q: want none, s2 or zstd", compress)
+	}
+	compiled, err := c.Compile(types)
+	if err != nil {
+		return nil, err
+	}
+	p.c = compiled
+	h := []byte{magic0, magic1, formatVersion, compressNone, byte(len(name))}
+	h = append(h, name...)
+	h = binary.LittleEndian.AppendUint64(h, Fingerprint(name, types))
+	p.header = h
+	return p, nil
+}
+
+// Codec returns the plan's codec.
+func (p *Plan) Codec() Codec { return p.codec }
+
+// Encode returns the entry of vals, results of the plan's types.
+func (p *Plan) Encode(vals []reflect.Value) ([]byte, error) {
+	return p.Append(nil, vals)
+}
+
+// Append appends the entry of vals to dst.
+func (p *Plan) Append(dst []byte, vals []reflect.Value) ([]byte, error) {
+	start := len(dst)
+	b := append(dst, p.header...)
+	hl := len(b)
+	b, err := p.c.Encode(b, vals)
+	if err != nil {
+		return dst[:start], err
+	}
+	payload := b[hl:]
+	if p.compress == compressNone || len(payload) < MinCompressSize {
+		return b, nil
+	}
+	var z []byte
+	switch p.compress {
+	case compressS2:
+		z = s2.Encode(nil, payload)
+	case compressZstd:
+		z = zstdEncoder().EncodeAll(payload, nil)
+	}
+	if len(z) >= len(payload) || uint64(len(payload)) > uint64(len(z))*MaxRatio {
+		return b, nil // not worth it, or beyond what a reader accepts
+	}
+	out := append(dst[:start:start], p.header...)
+	out[start+3] = p.compress
+	out = binary.AppendUvarint(out, uint64(len(payload)))
+	return append(out, z...), nil
+}
+
+// Decode decodes an entry that Encode wrote. An entry of another codec,
+// format version or set of result types fails with ErrMismatch; a
+// malformed one with an error (ErrCorrupt, ErrTooDeep, ...). It never
+// panics, and allocates at most a small multiple of the decoded payload.
+func (p *Plan) Decode(b []byte) ([]reflect.Value, error) {
+	hl := len(p.header)
+	if len(b) < hl || b[0] != magic0 || b[1] != magic1 || b[2] != formatVersion ||
+		!bytes.Equal(b[4:hl], p.header[4:]) {
+		return nil, ErrMismatch
+	}
+	payload := b[hl:]
+	switch b[3] {
+	case compressNone:
+	case compressS2, compressZstd:
+		var err error
+		if payload, err = decompress(b[3], payload); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("%w: compression %d", ErrMismatch, b[3])
+	}
+	return p.c.Decode(payload)
+}
+
+func decompress(kind byte, b []byte) ([]byte, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 {
+		return nil, fmt.Errorf("%w: compressed length", ErrCorrupt)
+	}
+	z := b[k:]
+	if n > MaxDecoded || n > uint64(len(z))*MaxRatio {
+		return nil, fmt.Errorf("%w: %d bytes compressed claim %d decoded", ErrCorrupt, len(z), n)
+	}
+	switch kind {
+	case compressS2:
+		dl, err := s2.DecodedLen(z)
+		if err != nil || uint64(dl) != n {
+			return nil, fmt.Errorf("%w: s2 length", ErrCorrupt)
+		}
+		out := make([]byte, n)
+		d, err := s2.Decode(out, z)
+		if err != nil || len(d) != int(n) || (n > 0 && &d[0] != &out[0]) {
+			return nil, fmt.Errorf("%w: s2: %v", ErrCorrupt, err)
+		}
+		return d, nil
+	default:
+		d, err := zstdDecoder().DecodeAll(z, make([]byte, 0, n))
+		if err != nil || uint64(len(d)) != n {
+			return nil, fmt.Errorf("%w: zstd: %v", ErrCorrupt, err)
+		}
+		return d, nil
+	}
+}
+
+var (
+	zstdOnce sync.Once
+	zEnc     *zstd.Encoder
+	zDec     *zstd.Decoder
+)
+
+const zstdWindow = 8 << 20
+
+func zstdInit() {
+	var err error
+	zEnc, err = zstd.NewWriter(nil, zstd.WithWindowSize(zstdWindow), zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		panic(err) // constant options
+	}
+	zDec, err = zstd.NewReader(nil,
+		zstd.WithDecoderConcurrency(0),
+		zstd.WithDecoderMaxWindow(zstdWindow),
+		zstd.WithDecoderMaxMemory(MaxDecoded),
+		zstd.WithDecodeAllCapLimit(true))
+	if err != nil {
+		panic(err)
+	}
+}
+
+func zstdEncoder() *zstd.Encoder { zstdOnce.Do(zstdInit); return zEnc }
+func zstdDecoder() *zstd.Decoder { zstdOnce.Do(zstdInit); return zDec }
+
+// Fingerprint returns the 64-bit fingerprint of a codec's name and result
+// types that entries carry: it changes when a type, or any type inside it,
+// gains, loses, renames or retypes a field.
+func Fingerprint(codecName string, types []reflect.Type) uint64 {
+	var sb strings.Builder
+	sb.WriteString(codecName)
+	seen := map[reflect.Type]bool{}
+	for _, t := range types {
+		sb.WriteByte(';')
+		describe(&sb, t, seen)
+	}
+	h := fnv.New64a()
+	h.Write([]byte(sb.String()))
+	return h.Sum64()
+}
+
+func describe(b *strings.Builder, t reflect.Type, seen map[reflect.Type]bool) {
+	if t.Name() != "" {
+		b.WriteString(t.PkgPath())
+		b.WriteByte('.')
+		b.WriteString(t.Name())
+		if seen[t] || t.PkgPath() == "" {
+			return
+		}
+		seen[t] = true
+		b.WriteByte('=')
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		b.WriteByte('*')
+		describe(b, t.Elem(), seen)
+	case reflect.Slice:
+		b.WriteString("[]")
+		describe(b, t.Elem(), seen)
+	case reflect.Array:
+		fmt.Fprintf(b, "[%d]", t.Len())
+		describe(b, t.Elem(), seen)
+	case reflect.Map:
+		b.WriteString("map[")
+		describe(b, t.Key(), seen)
+		b.WriteByte(']')
+		describe(b, t.Elem(), seen)
+	case reflect.Struct:
+		b.WriteString("struct{")
+		for i := range t.NumField() {
+			f := t.Field(i)
+			b.WriteString(f.Name)
+			b.WriteByte(' ')
+			describe(b, f.Type, seen)
+			b.WriteByte(';')
+		}
+		b.WriteByte('}')
+	default:
+		b.WriteString(t.Kind().String())
+	}
+}

@@ -1,0 +1,300 @@
+package codec
+
+import (
+	"errors"
+	"math/big"
+	"net/netip"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func roundTrip(t *testing.T, c Codec, v any) any {
+	t.Helper()
+	typ := reflect.TypeOf(&v).Elem()
+	if v != nil {
+		typ = reflect.TypeOf(v)
+	}
+	p, err := NewPlan(c, []reflect.Type{typ}, "")
+	if err != nil {
+		t.Fatalf("NewPlan(%s): %v", typ, err)
+	}
+	val := reflect.New(typ).Elem()
+	if v != nil {
+		val.Set(reflect.ValueOf(v))
+	}
+	b, err := p.Encode([]reflect.Value{val})
+	if err != nil {
+		t.Fatalf("Encode(%#v): %v", v, err)
+	}
+	out, err := p.Decode(b)
+	if err != nil {
+		t.Fatalf("Decode(Encode(%#v)): %v", v, err)
+	}
+	return out[0].Interface()
+}
+
+type inner struct {
+	n     int
+	s     []string
+	m     map[string]int
+	p     *int
+	flag  *bool
+	empty []int
+}
+
+type outer struct {
+	Public string
+	priv   inner
+	deep   []inner
+	arr    [3]*inner
+	when   time.Time
+	iface  any
+	err    error
+}
+
+type pointKey struct {
+	X, Y int
+	name string
+}
+
+type node struct {
+	Val    int
+	Parent *node
+	Kids   []*node
+}
+
+type marshaled struct{ secret string }
+
+func (m marshaled) MarshalBinary() ([]byte, error) { return []byte("M:" + m.secret), nil }
+func (m *marshaled) UnmarshalBinary(b []byte) error {
+	if len(b) < 2 || string(b[:2]) != "M:" {
+		return errors.New("bad marshaled")
+	}
+	m.secret = string(b[2:])
+	return nil
+}
+
+type myTime time.Time
+
+type withEmbeddedTime struct {
+	time.Time
+	Note string
+}
+
+type errT struct{ msg string }
+
+func (e *errT) Error() string { return e.msg }
+
+func init() {
+	Register(inner{})
+	Register(&errT{})
+	Register(pointKey{})
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// The symptoms of the issue: what gob lost, the default codec keeps.
+func TestRoundTripExact(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Skip("no tzdata:", err)
+	}
+	zero := 0
+	cases := map[string]any{
+		"unexported fields at depth": outer{Public: "x", priv: inner{n: 3, s: []string{"a"}, m: map[string]int{"k": 1}}},
+		"pointer to zero int":        ptr(0),
+		"pointer to false":           ptr(false),
+		"pointer to pointer to zero": ptr(ptr(0)),
+		"empty slice below top":      outer{priv: inner{s: []string{}, empty: []int{}, m: map[string]int{}}},
+		"nil slice below top":        outer{priv: inner{}},
+		"nil vs empty in slices":     [][]int{nil, {}, {1}},
+		"nil vs empty map values":    map[string][]int{"nil": nil, "empty": {}},
+		"time with location name":    time.Date(2024, 3, 10, 1, 30, 0, 5, ny),
+		"time UTC":                   time.Date(2024, 3, 10, 1, 30, 0, 0, time.UTC),
+		"time local":                 time.Unix(1700000000, 42),
+		"time fixed zone":            time.Date(2001, 1, 1, 0, 0, 0, 0, time.FixedZone("CUSTOM+3", 3*3600)),
+		"zero time":                  time.Time{},
+		"time defined type":          myTime(time.Date(2020, 1, 1, 0, 0, 0, 0, ny)),
+		"embedded time keeps fields": withEmbeddedTime{Time: time.Date(2020, 1, 1, 0, 0, 0, 0, ny), Note: "kept"},
+		"arrays":                     [2][3]int8{{1, -2, 3}, {4, 5, -128}},
+		"byte array":                 [4]byte{1, 2, 3, 4},
+		"struct keys":                map[pointKey]string{{1, 2, "a"}: "x", {3, 4, ""}: "y"},
+		"array keys":                 map[[2]string]bool{{"a", "b"}: true},
+		"interface keys":             map[any]int{1: 1, "s": 2, pointKey{1, 1, "p"}: 3},
+		"pointer keys nil":           map[string]*int{"nil": nil, "zero": &zero},
+		"binary marshaler":           marshaled{secret: "s3"},
+		"big.Int":                    big.NewInt(-12345678901234),
+		"netip.Addr":                 netip.MustParseAddr("2001:db8::1"),
+		"interface registered":       outer{iface: inner{n: 1}, err: &errT{"boom"}},
+		"interface nil":              outer{iface: nil},
+		"any slice":                  []any{1, "a", nil, []any{}, map[string]any{"k": []any{nil}}},
+		"tree":                       &node{Val: 1, Kids: []*node{{Val: 2}, {Val: 3, Kids: []*node{}}}},
+		"floats":                     []float64{0, -0.5, 1e300},
+		"complex":                    []complex128{1 + 2i},
+		"ints at limits":             []int64{-1 << 63, 1<<63 - 1, 0},
+		"uints at limits":            []uint64{1<<64 - 1, 0},
+		"empty string":               "",
+		"empty struct slice":         make([]struct{}, 5),
+	}
+	for name, v := range cases {
+		t.Run(name, func(t *testing.T) {
+			got := roundTrip(t, Default(), v)
+			if !reflect.DeepEqual(got, v) {
+				t.Errorf("round trip:\n got %#v\nwant %#v", got, v)
+			}
+		})
+	}
+}
+
+func TestTimeLocationNameKept(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Skip("no tzdata:", err)
+	}
+	in := time.Date(2024, 7, 1, 12, 0, 0, 0, ny)
+	got := roundTrip(t, Default(), in).(time.Time)
+	if got.Location().String() != "America/New_York" || !got.Equal(in) {
+		t.Fatalf("got %v in %q", got, got.Location())
+	}
+	// The zone follows DST, as a named location does and a fixed one would not.
+	if _, off := got.AddDate(0, 6, 0).Zone(); off != -5*3600 {
+		t.Fatalf("six months later the offset is %d, want EST", off)
+	}
+}
+
+func TestMonotonicDropped(t *testing.T) {
+	now := time.Now()
+	got := roundTrip(t, Default(), now).(time.Time)
+	if !reflect.DeepEqual(got, now.Round(0)) {
+		t.Fatalf("got %#v, want %#v", got, now.Round(0))
+	}
+}
+
+func TestCycleIsEncodeError(t *testing.T) {
+	root := &node{Val: 1}
+	kid := &node{Val: 2, Parent: root}
+	root.Kids = []*node{kid}
+	p, err := NewPlan(Default(), []reflect.Type{reflect.TypeOf(root)}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Encode([]reflect.Value{reflect.ValueOf(root)})
+	if !errors.Is(err, ErrCycle) {
+		t.Fatalf("cyclic tree: err = %v, want ErrCycle", err)
+	}
+
+	s := []any{nil}
+	s[0] = s
+	_, err = roundTripErr([]any{s})
+	if !errors.Is(err, ErrCycle) {
+		t.Fatalf("slice holding itself: err = %v, want ErrCycle", err)
+	}
+	m := map[string]any{}
+	m["self"] = m
+	_, err = roundTripErr(m)
+	if !errors.Is(err, ErrCycle) {
+		t.Fatalf("map holding itself: err = %v, want ErrCycle", err)
+	}
+}
+
+func roundTripErr(v any) (any, error) {
+	typ := reflect.TypeOf(v)
+	p, err := NewPlan(Default(), []reflect.Type{typ}, "")
+	if err != nil {
+		return nil, err
+	}
+	b, err := p.Encode([]reflect.Value{reflect.ValueOf(v)})
+	if err != nil {
+		return nil, err
+	}
+	out, err := p.Decode(b)
+	if err != nil {
+		return nil, err
+	}
+	return out[0].Interface(), nil
+}
+
+func TestDeepButAcyclicWithinLimit(t *testing.T) {
+	var head *node
+	for i := range MaxDepth - 10 {
+		head = &node{Val: i, Kids: nil, Parent: head}
+	}
+	got, err := roundTripErr(head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, head) {
+		t.Fatal("long chain differs")
+	}
+	for range 20 {
+		head = &node{Parent: head}
+	}
+	if _, err := roundTripErr(head); !errors.Is(err, ErrTooDeep) {
+		t.Fatalf("chain beyond MaxDepth: err = %v, want ErrTooDeep", err)
+	}
+}
+
+func TestUnregisteredInterfaceValue(t *testing.T) {
+	type local struct{ A int }
+	_, err := roundTripErr([]any{local{1}})
+	if !errors.Is(err, ErrUnregistered) {
+		t.Fatalf("err = %v, want ErrUnregistered", err)
+	}
+}
+
+func TestUnsupportedTypes(t *testing.T) {
+	type holder struct {
+		Name string
+		cb   func()
+	}
+	type deep struct {
+		Items []map[string]*holder
+	}
+	for _, tc := range []struct {
+		typ  reflect.Type
+		path string
+	}{
+		{reflect.TypeOf(func() {}), ""},
+		{reflect.TypeOf(make(chan int)), ""},
+		{reflect.TypeOf(holder{}), ".cb"},
+		{reflect.TypeOf(deep{}), ".Items[][value]*.cb"},
+	} {
+		for _, c := range []Codec{Default(), Gob(), JSON()} {
+			_, err := NewPlan(c, []reflect.Type{tc.typ}, "")
+			var ue *UnsupportedTypeError
+			if !errors.As(err, &ue) || ue.Path != tc.path || ue.Type != tc.typ {
+				t.Errorf("%s %s: err = %v, want an UnsupportedTypeError at %q", c.Name(), tc.typ, err, tc.path)
+			}
+		}
+	}
+}
+
+func TestGobAndJSONRoundTrip(t *testing.T) {
+	type pub struct {
+		A int
+		B []string
+		C map[string]float64
+	}
+	v := pub{A: 1, B: []string{"x"}, C: map[string]float64{"k": 1.5}}
+	for _, c := range []Codec{Gob(), JSON()} {
+		if got := roundTrip(t, c, v); !reflect.DeepEqual(got, v) {
+			t.Errorf("%s: got %#v, want %#v", c.Name(), got, v)
+		}
+	}
+}
+
+func TestJSONPayloadIsPlainJSON(t *testing.T) {
+	p, err := NewPlan(JSON(), []reflect.Type{reflect.TypeOf(""), reflect.TypeOf(0)}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := p.Encode([]reflect.Value{reflect.ValueOf("hi"), reflect.ValueOf(7)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hl := 5 + int(b[4]) + 8
+	if got := string(b[hl:]); got != `["hi",7]` {
+		t.Fatalf("payload after the header = %q", got)
+	}
+}
