@@ -53,7 +53,7 @@ func (f *fn) setValue(key string, out []reflect.Value, b []byte) bool {
 	}
 	if b == nil {
 		var err error
-		if b, err = encode(f.values(out)); err != nil {
+		if b, err = f.encode(f.values(out)); err != nil {
 			f.logOnce("encode", "cachier: cannot encode a result to measure it for max_size; returned but not cached", err)
 			return false
 		}

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cachier-go/cachier/codec"
 	"github.com/cachier-go/cachier/defaults"
 	"github.com/cachier-go/cachier/hashing"
 	"github.com/cachier-go/cachier/metrics"
@@ -32,6 +33,8 @@ type fn struct {
 	svs      store.SizedValueStore // vs, when it counts sizes for max_size
 	bounded  bool                  // max_entries or max_size reach st (bounds.go)
 	metrics  *metrics.Func         // nil unless enable_metrics (stats.go)
+	plan     *codec.Plan           // results <-> entries (codec.go)
+	planErr  error                 // why plan is nil: a memory function's result type the codec cannot keep
 	cacheDir string
 
 	p   defaults.Params // resolved at decoration
@@ -498,7 +501,7 @@ func (c *callState) store(out []reflect.Value) bool {
 	var b []byte
 	if f.vs == nil || limit > 0 || f.svs != nil { // the memory store encodes only to measure
 		var err error
-		if b, err = encode(f.values(out)); err != nil {
+		if b, err = f.encode(f.values(out)); err != nil {
 			c.count(metrics.Uncacheable)
 			f.logOnce("encode", "cachier: cannot encode a result; returned but not cached", err)
 			c.say("result cannot be encoded: not stored", "error", err)
@@ -604,7 +607,7 @@ func (f *fn) values(out []reflect.Value) []reflect.Value {
 
 // decodeOut decodes an entry into a full result list, error slot nil.
 func (f *fn) decodeOut(b []byte) ([]reflect.Value, error) {
-	vals, err := decode(b, f.sig.ValueTypes)
+	vals, err := f.plan.Decode(b)
 	if err != nil {
 		return nil, err
 	}

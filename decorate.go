@@ -247,6 +247,14 @@ func build(v reflect.Value, recv reflect.Type, label, qual string, base, own def
 		f.st = s
 	}
 	f.vs, _ = f.st.(store.ValueStore)
+	if f.plan, err = newPlan(p, sig.ValueTypes); err != nil {
+		// The memory store encodes only to measure: there, only a size
+		// bound of the function's own needs the codec.
+		if f.vs == nil || set("entry_size_limit") || set("max_size") || set("codec") || set("compress") {
+			return fail("codec", p.Codec, err)
+		}
+		f.planErr = err
+	}
 
 	// The key.
 	// The function's own hash_func, then WithHashFunc, then a global one.

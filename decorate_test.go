@@ -336,10 +336,11 @@ func TestCallTimeFailuresRunUncached(t *testing.T) {
 		t.Errorf("logged %d times, want once:\n%s", n, buf)
 	}
 
-	// A result gob cannot encode is returned, not cached.
+	// A result the codec cannot encode (an interface holding a type that
+	// was never registered with codec.Register) is returned, not cached.
 	type hidden struct{ x int }
 	var gcalls atomic.Int64
-	g := func(x int) hidden { gcalls.Add(1); return hidden{x} }
+	g := func(x int) any { gcalls.Add(1); return hidden{x} }
 	if err := cachier.Decorate(&g, cachier.Tag("backend=file,cache_dir="+t.TempDir())); err != nil {
 		t.Fatal(err)
 	}

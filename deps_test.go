@@ -13,7 +13,7 @@ func TestDependencyPolicy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the go command")
 	}
-	pkgs := []string{".", "./defaults", "./hashing", "./reflect", "./store", "./store/memstore", "./store/filestore"}
+	pkgs := []string{".", "./defaults", "./hashing", "./reflect", "./store", "./store/memstore", "./store/filestore", "./codec"}
 	out, err := exec.Command("go", append([]string{"list", "-deps"}, pkgs...)...).Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
@@ -32,6 +32,7 @@ func TestDependencyPolicy(t *testing.T) {
 		"./hashing":  "github.com/cachier-go/cachier\n",
 		"./reflect":  "github.com/cachier-go/cachier\n",
 		"./defaults": "github.com/cachier-go/cachier\n",
+		"./codec":    "github.com/cachier-go/cachier\n",
 	} {
 		out, err := exec.Command("go", "list", "-deps", pkg).Output()
 		if err != nil {

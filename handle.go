@@ -136,7 +136,7 @@ func (h *Handle) Precache(ctx context.Context, value any, args ...any) error {
 		}
 		return nil
 	}
-	b, err := encode(f.values(out))
+	b, err := f.encode(f.values(out))
 	if err != nil {
 		return fmt.Errorf("cachier: %s: Precache: encoding the value: %w", f.field, err)
 	}

@@ -1,0 +1,320 @@
+package cachier_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cachier-go/cachier"
+	"github.com/cachier-go/cachier/codec"
+	"github.com/cachier-go/cachier/hashing"
+	"github.com/cachier-go/cachier/internal/testenv"
+	"github.com/cachier-go/cachier/store"
+	"github.com/cachier-go/cachier/store/filestore"
+	"github.com/cachier-go/cachier/store/redisstore"
+	"github.com/cachier-go/cachier/store/sqlstore"
+)
+
+// codecStores opens, for one test, the byte stores the codec tests run on:
+// a file store in a temporary directory, SQLite in a temporary file, and
+// Redis under a key prefix of the test's own.
+func codecStores(t *testing.T) map[string]store.Store {
+	t.Helper()
+	out := map[string]store.Store{}
+	fs, err := filestore.New(t.TempDir(), filestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out["file"] = fs
+
+	db, err := sqlx.Open("sqlite3", "file:"+filepath.Join(t.TempDir(), "c.db")+"?_busy_timeout=10000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sq, err := sqlstore.New(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sq.Close(); db.Close() })
+	out["sqlite"] = sq
+
+	addr := testenv.Getenv("CACHIER_TEST_REDIS_ADDR", "127.0.0.1:6379")
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		rdb.Close()
+		testenv.Unavailable(t, "redis", addr, err)
+	}
+	var r [8]byte
+	rand.Read(r[:])
+	prefix := "cachiercodec:" + hex.EncodeToString(r[:]) + ":"
+	t.Cleanup(func() {
+		expireRedisPrefix(t, rdb, prefix)
+		rdb.Close()
+	})
+	out["redis"] = redisstore.New(rdb, redisstore.WithKeyPrefix(prefix))
+	return out
+}
+
+type exactInner struct {
+	n     int
+	names []string
+	flags map[string]*bool
+}
+
+type exactResult struct {
+	Public string
+	priv   exactInner
+	zero   *int
+	off    *bool
+	empty  []exactInner
+	nested [][]int
+	when   time.Time
+}
+
+// TestStoredResultIsExact: what gob lost (unexported fields, pointers to
+// zero values, empty slices below the top level, the time zone's name) a
+// hit from every byte store returns as the function returned it.
+func TestStoredResultIsExact(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Skip("no tzdata:", err)
+	}
+	f := false
+	want := exactResult{
+		Public: "p",
+		priv:   exactInner{n: 7, names: []string{}, flags: map[string]*bool{"off": &f, "nil": nil}},
+		zero:   new(int),
+		off:    new(bool),
+		empty:  []exactInner{},
+		nested: [][]int{{}, nil, {1}},
+		when:   time.Date(2024, 11, 3, 1, 30, 0, 0, ny),
+	}
+	for name, st := range codecStores(t) {
+		t.Run(name, func(t *testing.T) {
+			var calls atomic.Int32
+			svc := struct {
+				Get func(ctx context.Context, id int) (exactResult, error) `cachier:"backend=codecstore"`
+			}{Get: func(ctx context.Context, id int) (exactResult, error) {
+				calls.Add(1)
+				return want, nil
+			}}
+			if err := cachier.Decorate(&svc, cachier.WithStore("codecstore", st)); err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			if _, err := svc.Get(ctx, 1); err != nil {
+				t.Fatal(err)
+			}
+			got, err := svc.Get(ctx, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if calls.Load() != 1 {
+				t.Fatalf("%d calls, want 1 (the second was to be a hit)", calls.Load())
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("hit differs from the result:\n got %#v\nwant %#v", got, want)
+			}
+			if got.when.Location().String() != "America/New_York" {
+				t.Fatalf("location %q", got.when.Location())
+			}
+		})
+	}
+}
+
+type cyclicNode struct {
+	Val    int
+	Parent *cyclicNode
+	Kids   []*cyclicNode
+}
+
+// TestCyclicResultRunsUncached: a tree with parent pointers is returned to
+// the caller, not stored, and the writer does not crash.
+func TestCyclicResultRunsUncached(t *testing.T) {
+	logs := testenv.CaptureLogs(t)
+	var calls atomic.Int32
+	svc := struct {
+		Tree func(n int) *cyclicNode `cachier:"backend=codecstore"`
+	}{Tree: func(n int) *cyclicNode {
+		calls.Add(1)
+		root := &cyclicNode{Val: n}
+		root.Kids = []*cyclicNode{{Val: n + 1, Parent: root}}
+		return root
+	}}
+	st := codecStores(t)["file"]
+	if err := cachier.Decorate(&svc, cachier.WithStore("codecstore", st)); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if r := svc.Tree(1); r.Kids[0].Parent != r {
+			t.Fatal("wrong result")
+		}
+	}
+	if calls.Load() != 3 {
+		t.Fatalf("%d calls, want 3 (uncached)", calls.Load())
+	}
+	if n := strings.Count(logs.String(), "cannot encode"); n != 1 {
+		t.Fatalf("%d 'cannot encode' log lines, want 1:\n%s", n, logs)
+	}
+}
+
+type hostileResult struct {
+	M    map[string]int
+	Next *hostileResult
+	S    []string
+}
+
+func uvar(x uint64) []byte { return binary.AppendUvarint(nil, x) }
+
+// hostileEntries returns, by name, entries that no hit may decode, for a
+// function whose single cached result is a hostileResult.
+func hostileEntries(t *testing.T, valid []byte) map[string][]byte {
+	t.Helper()
+	types := []reflect.Type{reflect.TypeOf(hostileResult{})}
+	hdr := valid[:5+int(valid[4])+8]
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+
+	deep := bytes.Repeat([]byte{0, 1}, 3_000_000) // M nil, Next present, ...
+	gobEntry, _ := mustPlan(t, codec.Gob(), types).Encode([]reflect.Value{reflect.ValueOf(hostileResult{S: []string{"x"}})})
+	otherFn, _ := mustPlan(t, codec.Default(), []reflect.Type{reflect.TypeOf("")}).Encode([]reflect.Value{reflect.ValueOf("hello")})
+	random := make([]byte, 512)
+	rand.Read(random)
+	zbomb := cat(hdr[:3], []byte{2}, hdr[4:], uvar(1<<30), []byte{0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0})
+	e := map[string][]byte{
+		"map claiming 2^22":     cat(hdr, uvar(1<<22+1)),
+		"map claiming 2^33":     cat(hdr, uvar(1<<33+1), []byte{1, 'a', 2}),
+		"slice claiming 2^40":   cat(hdr, []byte{0, 0}, uvar(1<<40+1), []byte{1, 'a'}),
+		"string claiming 4GB":   cat(hdr, []byte{0, 0, 2}, uvar(1<<32), []byte("abc")),
+		"3M nesting levels":     cat(hdr, deep, []byte{0, 0, 0}),
+		"another codec (gob)":   gobEntry,
+		"another function":      otherFn,
+		"random bytes":          random,
+		"zstd bomb":             zbomb,
+		"empty":                 {},
+		"old gob format":        {1, 1, 0x0c, 0xff, 0x81},
+		"trailing bytes":        cat(valid, []byte{0}),
+		"header only":           hdr,
+		"future format version": cat(hdr[:2], []byte{2}, hdr[3:], valid[len(hdr):]),
+	}
+	for _, n := range []int{1, 3, len(hdr) - 1, len(hdr) + 1, len(valid) - 1} {
+		e["truncated to "+strconv.Itoa(n)] = valid[:n]
+	}
+	return e
+}
+
+func mustPlan(t *testing.T, c codec.Codec, types []reflect.Type) *codec.Plan {
+	t.Helper()
+	p, err := codec.NewPlan(c, types, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestHostileEntriesAreMisses: whatever bytes a store hands back (lengths
+// claiming gigabytes, millions of nesting levels, truncations, another
+// codec's or function's entry, a zip bomb) the call computes, returns the
+// right result and overwrites the entry, allocates little, and the
+// function logs one line about it.
+func TestHostileEntriesAreMisses(t *testing.T) {
+	for name, st := range codecStores(t) {
+		t.Run(name, func(t *testing.T) {
+			logs := testenv.CaptureLogs(t)
+			var calls atomic.Int32
+			want := hostileResult{M: map[string]int{"a": 1}, S: []string{"x", "y"}}
+			svc := struct {
+				Get func(ctx context.Context, id int) (hostileResult, error) `cachier:"backend=codecstore"`
+			}{Get: func(ctx context.Context, id int) (hostileResult, error) {
+				calls.Add(1)
+				return want, nil
+			}}
+			if err := cachier.Decorate(&svc, cachier.WithStore("codecstore", st)); err != nil {
+				t.Fatal(err)
+			}
+			h, err := cachier.Of(&svc.Get)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			key, err := hashing.Default([]any{1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.Get(ctx, 1); err != nil {
+				t.Fatal(err)
+			}
+			valid, err := st.Get(ctx, h.Name(), key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for what, bad := range hostileEntries(t, valid.Value) {
+				if err := st.Set(ctx, h.Name(), key, store.Entry{Value: bad, Time: time.Now()}); err != nil {
+					t.Fatalf("%s: set: %v", what, err)
+				}
+				before := calls.Load()
+				var m0, m1 runtime.MemStats
+				runtime.ReadMemStats(&m0)
+				got, err := svc.Get(ctx, 1)
+				runtime.ReadMemStats(&m1)
+				if err != nil || !reflect.DeepEqual(got, want) {
+					t.Fatalf("%s: got %#v, %v", what, got, err)
+				}
+				if calls.Load() != before+1 {
+					t.Fatalf("%s: not recomputed", what)
+				}
+				if alloc := m1.TotalAlloc - m0.TotalAlloc; alloc > 32<<20 {
+					t.Fatalf("%s: the call allocated %d MB", what, alloc>>20)
+				}
+				e, err := st.Get(ctx, h.Name(), key)
+				if err != nil || !bytes.Equal(e.Value, valid.Value) && len(e.Value) != len(valid.Value) {
+					t.Fatalf("%s: entry not overwritten: %v, %d bytes", what, err, len(e.Value))
+				}
+				if _, err := svc.Get(ctx, 1); err != nil || calls.Load() != before+1 {
+					t.Fatalf("%s: the overwritten entry is not a hit", what)
+				}
+			}
+			if n := strings.Count(logs.String(), "cannot decode"); n != 1 {
+				t.Fatalf("%d 'cannot decode' log lines, want 1:\n%s", n, logs)
+			}
+		})
+	}
+}
+
+// TestUnkeepableResultIsTagError: a result type holding a func is refused
+// at Decorate for a byte store, naming the key, the type and the field.
+func TestUnkeepableResultIsTagError(t *testing.T) {
+	type withFunc struct {
+		Name string
+		cb   func()
+	}
+	svc := struct {
+		Get func(id int) withFunc `cachier:"backend=codecstore"`
+	}{Get: func(id int) withFunc { return withFunc{} }}
+	err := cachier.Decorate(&svc, cachier.WithStore("codecstore", codecStores(t)["file"]))
+	var te *cachier.TagError
+	if !errors.As(err, &te) || te.Key != "codec" || !strings.Contains(err.Error(), ".cb") || !strings.Contains(err.Error(), "withFunc") {
+		t.Fatalf("err = %v, want a TagError on codec naming withFunc and .cb", err)
+	}
+	mem := struct {
+		Get func(id int) withFunc `cachier:"backend=memory"`
+	}{Get: func(id int) withFunc { return withFunc{} }}
+	if err := cachier.Decorate(&mem); err != nil {
+		t.Fatalf("memory backend: %v", err)
+	}
+}
