@@ -21,10 +21,15 @@ func newPlan(p defaults.Params, types []reflect.Type) (*codec.Plan, error) {
 	return codec.NewPlan(c, types, p.Compress)
 }
 
-// encode encodes vals, the cached part of a call's results, with f's plan.
+// encode encodes vals, the cached part of a call's results, with f's plan:
+// as an entry, or, for a store of Go values that only measures results
+// (entry_size_limit, max_size), as the payload alone.
 func (f *fn) encode(vals []reflect.Value) ([]byte, error) {
-	if f.plan == nil {
+	switch {
+	case f.plan == nil:
 		return nil, f.planErr
+	case f.vs != nil:
+		return f.plan.Payload(vals)
 	}
 	return f.plan.Encode(vals)
 }

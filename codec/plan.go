@@ -84,6 +84,13 @@ func (p *Plan) Encode(vals []reflect.Value) ([]byte, error) {
 	return p.Append(nil, vals)
 }
 
+// Payload returns the codec's encoding of vals alone, without the header
+// and uncompressed: the size of a result where no entry is stored (the
+// memory store measures results with it).
+func (p *Plan) Payload(vals []reflect.Value) ([]byte, error) {
+	return p.c.Encode(nil, vals)
+}
+
 // Append appends the entry of vals to dst.
 func (p *Plan) Append(dst []byte, vals []reflect.Value) ([]byte, error) {
 	start := len(dst)
