@@ -37,16 +37,28 @@
 // A fresh entry is returned without calling the function. A missing or
 // stale one is computed once, however many callers ask at the same time, in
 // this process or in others sharing the store; with next_time a stale value
-// is returned at once and refreshed in the background. Results are stored
+// is returned at once and refreshed in the background (one refresh per
+// stale period; a panic in it is recovered and logged). Results are stored
 // only when the function succeeds (a non-nil error as its last result is
-// returned and never cached), and a nil result only with allow_none. A
-// failing store never fails a call: the function is called and its result
-// returned.
+// returned and never cached), and a nil result only with allow_none; a
+// function with no result besides an optional error returns "None" when it
+// succeeds, so it is cached only with allow_none. A variadic function is
+// called as it was called.
+//
+// Callers that wait for another caller's calculation in this process share
+// its results, its error included (as with singleflight); if it panics,
+// the panic goes to the caller that ran it and each waiter calls the
+// function itself. Handle.ClearBeingCalculated releases them too.
+//
+// A failing store never fails a call: the function is called and its
+// result returned. After a failure, the function leaves its store alone for
+// a window of a second, doubling up to a minute while probes keep failing,
+// so that a hung store costs one timeout per window, not one per call.
 //
 // Per-call controls travel in the context that is the function's first
-// argument: WithMaxAge, WithSkipCache, WithOverwriteCache, WithAllowNone and
-// WithVerbose. Of returns the Handle that clears, pre-fills and inspects one
-// function's cache.
+// argument: WithMaxAge, WithStaleAfter, WithNextTime, WithSkipCache,
+// WithOverwriteCache, WithAllowNone and WithVerbose. Of returns the Handle
+// that clears, pre-fills and inspects one function's cache.
 //
 // # Stores
 //
