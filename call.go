@@ -161,8 +161,9 @@ type callState struct {
 	p    params
 	key  string
 
-	noStore bool // the store failed during this call, or is skipped: leave it alone
-	probe   bool // this call probes a store whose circuit is open
+	noStore bool    // the store failed during this call, or is skipped: leave it alone
+	probe   bool    // this call probes a store whose circuit is open
+	fl      *flight // the flight this call leads, if any
 
 	m       *metrics.Func   // non-nil when the call is counted (stats.go)
 	outcome metrics.Outcome // hit, miss or stale hit, once known
@@ -348,7 +349,7 @@ func (c *callState) computeMarked(staleTime time.Time) []reflect.Value {
 			c.say("stored by another process meanwhile")
 			return out
 		}
-		stop := f.heartbeat(c.key, owner)
+		stop := f.heartbeat(c.key, owner, c.released())
 		defer func() {
 			stop()
 			if !stored && c.storeUp() { // failed, panicking or not stored: let others compute
@@ -451,8 +452,11 @@ func (c *callState) newerEntry(staleTime time.Time) ([]reflect.Value, bool) {
 const waiterWindow = 5 * time.Second
 
 // heartbeat renews the key's mark every MarkTTL/3 until stop is called, so
-// that a long calculation keeps its mark and a dead process loses it.
-func (f *fn) heartbeat(key, owner string) (stop func()) {
+// that a long calculation keeps its mark and a dead process loses it. It
+// also stops when released closes (ClearBeingCalculated released the
+// calculation's flight), so that a mark cleared by ClearBeingCalculated is
+// not taken again by a calculation that may hang.
+func (f *fn) heartbeat(key, owner string, released <-chan struct{}) (stop func()) {
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -463,6 +467,8 @@ func (f *fn) heartbeat(key, owner string) (stop func()) {
 		for {
 			select {
 			case <-quit:
+				return
+			case <-released:
 				return
 			case <-t.C:
 				if !f.br.open.Load() { // a failing store is left alone

@@ -101,6 +101,7 @@ func (c *callState) shared(staleTime time.Time) []reflect.Value {
 	if !leader {
 		return c.await(fl, staleTime)
 	}
+	c.fl = fl
 	end, out := flightPanicked, []reflect.Value(nil)
 	defer func() { f.land(c.key, fl, end, out) }()
 
@@ -112,6 +113,15 @@ func (c *callState) shared(staleTime time.Time) []reflect.Value {
 		end = flightRetry
 	}
 	return out
+}
+
+// released returns a channel closed when the flight the call leads ends or
+// is released by ClearBeingCalculated; nil (never closed) without one.
+func (c *callState) released() <-chan struct{} {
+	if c.fl == nil {
+		return nil
+	}
+	return c.fl.done
 }
 
 // await waits for another caller's calculation in this process, within

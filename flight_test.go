@@ -225,3 +225,48 @@ func TestClearBeingCalculatedReleasesWaiters(t *testing.T) {
 		})
 	}
 }
+
+// TestClearBeingCalculatedStopsRenewal: ClearBeingCalculated also stops
+// this process's hung calculation from renewing its mark, so that another
+// process (here a second decorated function sharing the identity and the
+// file store) computes instead of waiting on a mark taken again. Before the
+// fix the hung calculation's heartbeat re-marked the key within mark_ttl/3.
+func TestClearBeingCalculatedStopsRenewal(t *testing.T) {
+	reset(t)
+	tag := cachier.Tag("backend=file,name=core.flight.renewal,mark_ttl=90ms,cache_dir=" + t.TempDir())
+	var calls atomic.Int64
+	hung := make(chan struct{})
+	defer close(hung)
+	body := func(ctx context.Context, x int) (int, error) {
+		if calls.Add(1) == 1 {
+			<-hung
+			return -1, nil
+		}
+		return x, nil
+	}
+	fA, fB := body, body
+	if err := cachier.Decorate(&fA, tag); err != nil {
+		t.Fatal(err)
+	}
+	if err := cachier.Decorate(&fB, tag); err != nil {
+		t.Fatal(err)
+	}
+	go fA(ctx, 5) // hangs until the test ends, renewing its mark every 30ms
+	waitFor(t, "the first call runs", func() bool { return calls.Load() == 1 })
+	h, _ := cachier.Of(&fA)
+	if err := h.ClearBeingCalculated(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Give a heartbeat that was not stopped several periods to mark again.
+	time.Sleep(200 * time.Millisecond)
+	got := make(chan int)
+	go func() { v, _ := fB(ctx, 5); got <- v }()
+	select {
+	case v := <-got:
+		if v != 5 {
+			t.Fatalf("the other caller got %d, want 5", v)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the other caller still waits on the mark of the released calculation")
+	}
+}

@@ -57,11 +57,14 @@ func (h *Handle) ClearCache(ctx context.Context) error {
 // so that callers waiting on a calculation that will never finish compute
 // themselves: those in other processes, through the store's marks, and
 // those in this process, released at once (one of them computes, the
-// others wait for it). The calculations under way go on, and their
-// results are still stored when they return.
+// others wait for it). The calculations under way in this process go on,
+// and their results are still stored when they return, but they no longer
+// renew their marks. (A hung calculation in another process keeps renewing
+// its own until that process ends or calls ClearBeingCalculated too.)
 func (h *Handle) ClearBeingCalculated(ctx context.Context) error {
+	err := h.f.st.ClearMarks(ctx, h.f.name) // first: the released callers mark again
 	h.f.releaseFlights()
-	return h.f.st.ClearMarks(ctx, h.f.name)
+	return err
 }
 
 // DeleteStale deletes the entries older than the function's stale_after.

@@ -39,6 +39,7 @@ func (c *callState) refreshInBackground(staleTime time.Time) {
 	bg := *c
 	bg.ctx = context.WithoutCancel(c.ctx)
 	bg.probe = false // the call that started it probed already
+	bg.fl = fl
 	started := background.try(func() {
 		end, out := flightPanicked, []reflect.Value(nil)
 		defer func() {
@@ -90,7 +91,7 @@ func (c *callState) refresh(staleTime time.Time) (flightEnd, []reflect.Value) {
 		c.say("next_time: already refreshed by another process")
 		return flightReturned, out
 	}
-	stop := f.heartbeat(c.key, owner)
+	stop := f.heartbeat(c.key, owner, c.released())
 	stored := false
 	defer func() {
 		stop()

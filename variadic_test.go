@@ -78,7 +78,20 @@ func TestVariadicAny(t *testing.T) {
 // controls, a failing store and waits, for a variadic function with a
 // context.
 func TestVariadicContextPaths(t *testing.T) {
+	for _, backend := range []string{"memory", "file"} {
+		t.Run(backend, func(t *testing.T) { testVariadicContextPaths(t, backend) })
+	}
+}
+
+func testVariadicContextPaths(t *testing.T, backend string) {
 	reset(t)
+	tag := func(name, extra string) cachier.Option {
+		s := "backend=" + backend + ",name=core.variadic." + name + "." + backend + "," + extra
+		if backend == "file" {
+			s += ",cache_dir=" + t.TempDir()
+		}
+		return cachier.Tag(s)
+	}
 	var calls atomic.Int64
 	var block atomic.Bool
 	started, release := make(chan struct{}, 1), make(chan struct{})
@@ -90,7 +103,7 @@ func TestVariadicContextPaths(t *testing.T) {
 		}
 		return strings.Join(parts, sep)
 	}
-	if err := cachier.Decorate(&join, cachier.Tag("backend=memory,name=core.variadic.ctx,wait_for_calc_timeout=5ms")); err != nil {
+	if err := cachier.Decorate(&join, tag("ctx", "wait_for_calc_timeout=5ms")); err != nil {
 		t.Fatal(err)
 	}
 	check := func(path, got, want string, wantCalls int64) {
@@ -129,7 +142,7 @@ func TestVariadicContextPaths(t *testing.T) {
 		}
 		return strings.Join(parts, "")
 	}
-	if err := cachier.Decorate(&refresh, cachier.Tag("backend=memory,name=core.variadic.refresh,next_time")); err != nil {
+	if err := cachier.Decorate(&refresh, tag("refresh", "next_time")); err != nil {
 		t.Fatal(err)
 	}
 	refresh(ctx, "a", "b")
@@ -141,7 +154,7 @@ func TestVariadicContextPaths(t *testing.T) {
 	// A failing store: the function is called, spread.
 	st := &failing{}
 	down := func(ctx context.Context, parts ...string) string { return strings.Join(parts, "") }
-	if err := cachier.Decorate(&down, cachier.Tag("backend=down,name=core.variadic.down"), cachier.WithStore("down", st)); err != nil {
+	if err := cachier.Decorate(&down, cachier.Tag("backend=down,name=core.variadic.down."+backend), cachier.WithStore("down", st)); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {
