@@ -127,8 +127,8 @@ func (f *fn) call(args []reflect.Value) []reflect.Value {
 	c := &callState{f: f, ctx: ctx, o: o, args: args, p: f.params()}
 	if m := f.metrics; m != nil { // stats.go
 		if mc, ok := m.Begin(); ok {
-			c.m = m
-			defer func() { m.End(c.outcome, mc) }()
+			c.mc = mc
+			defer func() { m.End(c.outcome, c.mc) }()
 		}
 	}
 	key, err := f.key(args)
@@ -165,7 +165,7 @@ type callState struct {
 	probe   bool    // this call probes a store whose circuit is open
 	fl      *flight // the flight this call leads, if any
 
-	m       *metrics.Func   // non-nil when the call is counted (stats.go)
+	mc      metrics.Call    // the call's counters, when it is counted (stats.go)
 	outcome metrics.Outcome // hit, miss or stale hit, once known
 }
 
@@ -554,12 +554,10 @@ func (f *fn) maybeCleanup(c *callState) {
 	}
 	cutoff := time.Now().Add(-c.p.staleAfter)
 	ctx := context.WithoutCancel(c.ctx)
-	m := c.m // not c: capturing it would move every call's state to the heap
+	mc := c.mc // not c: capturing it would move every call's state to the heap
 	if !background.try(func() {
 		if err := f.st.DeleteStale(ctx, f.name, cutoff); err != nil {
-			if m != nil {
-				m.Add(metrics.StoreError)
-			}
+			mc.Add(metrics.StoreError)
 			f.storeFailed("delete stale", err, false)
 		}
 	}) {

@@ -96,9 +96,7 @@ func (h *Handle) ResetStats() {
 
 // count records one event of a counted call.
 func (c *callState) count(e metrics.Event) {
-	if c.m != nil {
-		c.m.Add(e)
-	}
+	c.mc.Add(e)
 }
 
 // waited records that the call got another caller's result: one Waits,

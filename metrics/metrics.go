@@ -13,7 +13,9 @@
 // # Consistency
 //
 // Reset swaps in fresh counters at once, so no snapshot mixes figures from
-// before and after it; between resets every figure only grows.
+// before and after it; between resets every figure only grows. A call under
+// way during a Reset counts whole in the figures before it: everything it
+// records goes to the counters current when it began.
 //
 // # Latency
 //
@@ -145,10 +147,20 @@ func New(name string, rate float64) *Func {
 // Name returns the function's identity, as given to New.
 func (m *Func) Name() string { return m.name }
 
-// A Call is one counted call under way, from Begin to End.
+// A Call is one counted call under way, from Begin to End. Everything it
+// records goes to the generation of counters current at Begin, so that a
+// call under way during a Reset counts whole in the figures before it.
 type Call struct {
+	cs     *counters // nil when the call is not counted
 	start  time.Time // zero when the call is not timed
 	weight uint64
+}
+
+// Add records one event of the call; nothing when Begin did not count it.
+func (c Call) Add(e Event) {
+	if c.cs != nil {
+		c.cs.events[e].Add(1)
+	}
 }
 
 // Begin decides whether to count one call (always at rate 1, never at 0,
@@ -159,19 +171,23 @@ func (m *Func) Begin() (c Call, counted bool) {
 	if !m.all && (m.threshold == 0 || rand.Uint64() >= m.threshold) {
 		return Call{}, false
 	}
+	cs := m.cur.Load()
 	if !m.fast.Load() {
-		return Call{start: time.Now(), weight: 1}, true
+		return Call{cs: cs, start: time.Now(), weight: 1}, true
 	}
 	if rand.Uint32()&timeOneMask == 0 {
-		return Call{start: time.Now(), weight: timeOneIn}, true
+		return Call{cs: cs, start: time.Now(), weight: timeOneIn}, true
 	}
-	return Call{}, true
+	return Call{cs: cs}, true
 }
 
 // End records the outcome of a call that Begin counted, and its latency if
 // it was timed.
 func (m *Func) End(o Outcome, c Call) {
-	cs := m.cur.Load()
+	cs := c.cs
+	if cs == nil {
+		return
+	}
 	if o != None {
 		cs.outcomes[o].Add(1)
 	}
@@ -198,7 +214,8 @@ func (m *Func) time(cs *counters, d time.Duration, w uint64) {
 	}
 }
 
-// Add records one event of a counted call.
+// Add records one event in the current generation of counters; an event
+// of a call under way goes through its Call.
 func (m *Func) Add(e Event) {
 	m.cur.Load().events[e].Add(1)
 }
@@ -336,4 +353,25 @@ func RemoveObserver(ob Observer) {
 		return
 	}
 	observers.Store(&list)
+}
+
+// Add adds o's figures to s: for exporters that report several decorated
+// functions sharing one identity (name=) as one.
+func (s *Snapshot) Add(o Snapshot) {
+	s.Hits += o.Hits
+	s.Misses += o.Misses
+	s.StaleHits += o.StaleHits
+	s.Recalculations += o.Recalculations
+	s.Waits += o.Waits
+	s.WaitTimeouts += o.WaitTimeouts
+	s.SizeLimitRejections += o.SizeLimitRejections
+	s.Uncacheable += o.Uncacheable
+	s.StoreErrors += o.StoreErrors
+	s.LatencySum += o.LatencySum
+	for i, n := range o.Buckets {
+		s.Buckets[i] += n
+	}
+	// Functions sharing an identity share its entries: count them once.
+	s.Entries = max(s.Entries, o.Entries)
+	s.SizeBytes = max(s.SizeBytes, o.SizeBytes)
 }

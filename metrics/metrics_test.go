@@ -255,3 +255,38 @@ func TestTimingWeights(t *testing.T) {
 		t.Errorf("%v of %d calls timed, want about %v", got, n, want)
 	}
 }
+
+func TestSnapshotAdd(t *testing.T) {
+	a, b := New("a", 1), New("b", 1)
+	a.observe(Hit, time.Microsecond)
+	b.observe(Miss, time.Millisecond)
+	b.Add(StoreError)
+	s := a.Snapshot()
+	bs := b.Snapshot()
+	bs.Entries, s.Entries = 3, 3
+	s.Add(bs)
+	if s.Hits != 1 || s.Misses != 1 || s.StoreErrors != 1 || s.Timed() != 2 || s.Entries != 3 ||
+		s.LatencySum != time.Microsecond+time.Millisecond {
+		t.Errorf("sum: %+v", s)
+	}
+}
+
+// TestCallStraddlingReset: a call that began before a Reset records its
+// events and outcome in the old figures, never half in the new ones.
+func TestCallStraddlingReset(t *testing.T) {
+	m := New("f", 1)
+	c, _ := m.Begin()
+	c.Add(Recalculation)
+	m.Reset()
+	c.Add(StoreError)
+	m.End(Miss, c)
+	if s := m.Snapshot(); s != (Snapshot{}) {
+		t.Errorf("the new figures hold part of an older call: %+v", s)
+	}
+	var none Call
+	none.Add(Recalculation) // an uncounted call records nothing, and does not panic
+	m.End(Hit, none)
+	if s := m.Snapshot(); s != (Snapshot{}) {
+		t.Errorf("an uncounted call was recorded: %+v", s)
+	}
+}
