@@ -744,8 +744,10 @@ func fillSlice(c *typeCodec, t reflect.Type, ec *typeCodec) {
 				return err
 			case isNil:
 				*(*[]byte)(p) = nil
-			default:
-				*(*[]byte)(p) = append(make([]byte, 0, n), d.bytes(n)...)
+			case n == 0:
+				*(*[]byte)(p) = []byte{}
+			default: // append, unlike make, does not zero what it copies over
+				*(*[]byte)(p) = append([]byte(nil), d.bytes(n)...)
 			}
 			return nil
 		}
@@ -841,6 +843,7 @@ func fillMap(c *typeCodec, t reflect.Type, kc, vc *typeCodec) {
 	c.min = 1
 	c.strings = true
 	entryMin := satAdd(kc.min, vc.min)
+	temps := &mapTemps{kt: kt, vt: vt}
 	c.enc = func(e *encoder, p unsafe.Pointer) error {
 		m := reflect.NewAt(t, p).Elem()
 		if m.IsNil() {
@@ -855,17 +858,16 @@ func fillMap(c *typeCodec, t reflect.Type, kc, vc *typeCodec) {
 		if err := e.enter(mp, t); err != nil {
 			return err
 		}
-		k, v := reflect.New(kt), reflect.New(vt)
-		ke, ve := k.Elem(), v.Elem()
-		kp, vp := k.UnsafePointer(), v.UnsafePointer()
+		tmp := temps.get()
+		defer temps.put(tmp)
 		it := m.MapRange()
 		for it.Next() {
-			ke.SetIterKey(it)
-			ve.SetIterValue(it)
-			if err := kc.enc(e, kp); err != nil {
+			tmp.k.SetIterKey(it)
+			tmp.v.SetIterValue(it)
+			if err := kc.enc(e, tmp.kp); err != nil {
 				return err
 			}
-			if err := vc.enc(e, vp); err != nil {
+			if err := vc.enc(e, tmp.vp); err != nil {
 				return err
 			}
 		}
@@ -890,19 +892,18 @@ func fillMap(c *typeCodec, t reflect.Type, kc, vc *typeCodec) {
 		}
 		m := reflect.MakeMapWithSize(t, n)
 		if n > 0 {
-			k, v := reflect.New(kt), reflect.New(vt)
-			ke, ve := k.Elem(), v.Elem()
-			kp, vp := k.UnsafePointer(), v.UnsafePointer()
+			tmp := temps.get()
+			defer temps.put(tmp)
 			for range n {
-				ke.SetZero()
-				ve.SetZero()
-				if err := kc.dec(d, kp); err != nil {
+				tmp.k.SetZero()
+				tmp.v.SetZero()
+				if err := kc.dec(d, tmp.kp); err != nil {
 					return err
 				}
-				if err := vc.dec(d, vp); err != nil {
+				if err := vc.dec(d, tmp.vp); err != nil {
 					return err
 				}
-				m.SetMapIndex(ke, ve)
+				m.SetMapIndex(tmp.k, tmp.v)
 			}
 			if m.Len() != n { // NaN keys never collide: a shorter map had duplicates
 				return fmt.Errorf("%w: duplicate map keys", ErrCorrupt)
@@ -912,6 +913,33 @@ func fillMap(c *typeCodec, t reflect.Type, kc, vc *typeCodec) {
 		dst.Set(m)
 		return nil
 	}
+}
+
+// mapTemps pools the key and value variables a map's entries go through,
+// so that a map costs no allocation for them once warm.
+type mapTemps struct {
+	kt, vt reflect.Type
+	pool   sync.Pool // *mapTemp
+}
+
+type mapTemp struct {
+	k, v   reflect.Value // settable
+	kp, vp unsafe.Pointer
+}
+
+func (m *mapTemps) get() *mapTemp {
+	if t, ok := m.pool.Get().(*mapTemp); ok {
+		return t
+	}
+	k, v := reflect.New(m.kt), reflect.New(m.vt)
+	return &mapTemp{k: k.Elem(), v: v.Elem(), kp: k.UnsafePointer(), vp: v.UnsafePointer()}
+}
+
+// put returns t zeroed, holding nothing of the value it went through.
+func (m *mapTemps) put(t *mapTemp) {
+	t.k.SetZero()
+	t.v.SetZero()
+	m.pool.Put(t)
 }
 
 type fieldCodec struct {
