@@ -21,6 +21,7 @@ import (
 
 	"github.com/cachier-go/cachier"
 	"github.com/cachier-go/cachier/codec"
+	"github.com/cachier-go/cachier/defaults"
 	"github.com/cachier-go/cachier/hashing"
 	"github.com/cachier-go/cachier/internal/testenv"
 	"github.com/cachier-go/cachier/store"
@@ -316,5 +317,77 @@ func TestUnkeepableResultIsTagError(t *testing.T) {
 	}{Get: func(id int) withFunc { return withFunc{} }}
 	if err := cachier.Decorate(&mem); err != nil {
 		t.Fatalf("memory backend: %v", err)
+	}
+}
+
+// countingCodec is the default codec under another name, counting its
+// plans' compilations.
+type countingCodec struct{ compiles *atomic.Int32 }
+
+func (c countingCodec) Name() string { return "counting" }
+func (c countingCodec) Compile(types []reflect.Type) (codec.Compiled, error) {
+	c.compiles.Add(1)
+	return codec.Default().Compile(types)
+}
+
+var compiles atomic.Int32
+
+func init() { defaults.RegisterCodec("counting", countingCodec{&compiles}) }
+
+// TestCodecTag: codec= picks json, gob, a registered codec, and compress=
+// compresses; each is compiled once at Decorate; an unknown name is a
+// TagError; the entry's header names the codec.
+func TestCodecTag(t *testing.T) {
+	type pub struct {
+		Name string
+		Tags []string
+	}
+	want := pub{Name: strings.Repeat("n", 2000), Tags: []string{"a"}}
+	ctx := context.Background()
+	for _, tc := range []struct{ tag, name string }{
+		{"codec=json", "json"}, {"codec=gob", "gob"}, {"codec=counting", "counting"},
+		{"compress=zstd", "cachier"}, {"codec=json,compress=s2", "json"}, {"", "cachier"},
+	} {
+		t.Run(tc.tag, func(t *testing.T) {
+			st, err := filestore.New(t.TempDir(), filestore.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var calls atomic.Int32
+			f := func(id int) (pub, error) { calls.Add(1); return want, nil }
+			before := compiles.Load()
+			if err := cachier.Decorate(&f, cachier.Tag(tc.tag+",backend=s,name=codec.tag."+strings.NewReplacer("=", "", ",", "").Replace(tc.tag)), cachier.WithStore("s", st)); err != nil {
+				t.Fatal(err)
+			}
+			for range 3 {
+				if got, err := f(1); err != nil || !reflect.DeepEqual(got, want) {
+					t.Fatalf("got %#v, %v", got, err)
+				}
+			}
+			if calls.Load() != 1 {
+				t.Fatalf("%d calls, want 1", calls.Load())
+			}
+			if tc.name == "counting" && compiles.Load() != before+1 {
+				t.Fatalf("compiled %d times, want once", compiles.Load()-before)
+			}
+			h, _ := cachier.Of(&f)
+			key, _ := hashing.Default([]any{1})
+			e, err := st.Get(ctx, h.Name(), key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := string(e.Value[5 : 5+int(e.Value[4])]); got != tc.name {
+				t.Fatalf("entry names codec %q, want %q", got, tc.name)
+			}
+			if compressed := e.Value[3] != 0; compressed != strings.Contains(tc.tag, "compress") {
+				t.Fatalf("compression byte %d for %q", e.Value[3], tc.tag)
+			}
+		})
+	}
+	f := func(id int) int { return id }
+	err := cachier.Decorate(&f, cachier.Tag("backend=file,cache_dir="+t.TempDir()+",codec=nosuch"))
+	var te *cachier.TagError
+	if !errors.As(err, &te) || te.Key != "codec" || te.Value != "nosuch" {
+		t.Fatalf("unknown codec: err = %v", err)
 	}
 }
