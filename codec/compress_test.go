@@ -85,15 +85,15 @@ func TestZipBombsAreRefused(t *testing.T) {
 		return append(b, z...)
 	}
 	for name, b := range map[string][]byte{
-		"zstd, honest 64 MB claim":     entry(compressZstd, 64<<20, zbomb),
-		"zstd, lying 1 KB claim":       entry(compressZstd, 1<<10, zbomb),
-		"s2, honest 64 MB claim":       entry(compressS2, 64<<20, sbomb),
-		"s2, lying 1 KB claim":         entry(compressS2, 1<<10, sbomb),
-		"zstd, 2^62 claim":             entry(compressZstd, 1<<62, zbomb[:64]),
-		"zstd, garbage":                entry(compressZstd, 100, []byte("not zstd at all")),
-		"s2, garbage":                  entry(compressS2, 100, []byte("not s2 at all")),
-		"unknown compression":          entry(7, 10, []byte("xxxxxxxxxx")),
-		"truncated length":             append(append([]byte(nil), hdr[:3]...), append([]byte{compressZstd}, append(hdr[4:], 0x80)...)...),
+		"zstd, honest 64 MB claim": entry(compressZstd, 64<<20, zbomb),
+		"zstd, lying 1 KB claim":   entry(compressZstd, 1<<10, zbomb),
+		"s2, honest 64 MB claim":   entry(compressS2, 64<<20, sbomb),
+		"s2, lying 1 KB claim":     entry(compressS2, 1<<10, sbomb),
+		"zstd, 2^62 claim":         entry(compressZstd, 1<<62, zbomb[:64]),
+		"zstd, garbage":            entry(compressZstd, 100, []byte("not zstd at all")),
+		"s2, garbage":              entry(compressS2, 100, []byte("not s2 at all")),
+		"unknown compression":      entry(7, 10, []byte("xxxxxxxxxx")),
+		"truncated length":         append(append([]byte(nil), hdr[:3]...), append([]byte{compressZstd}, append(hdr[4:], 0x80)...)...),
 	} {
 		var err error
 		alloc := allocDuring(func() { _, err = p.Decode(b) })
