@@ -70,11 +70,14 @@ const (
 )
 
 const (
-	subBits    = 2 // 4 buckets per power of two
-	minExp     = 6 // the first bucket holds up to 2^6 ns
-	maxExp     = 36
-	NumBuckets = 1 + (maxExp-minExp)<<subBits + 1 // 122
+	subBits = 2  // 4 buckets per power of two
+	minExp  = 6  // the first bucket holds up to 2^6 ns
+	maxExp  = 36 // the last holds more than 2^36 ns
 )
+
+// NumBuckets is the number of latency buckets: one up to 64ns, four per
+// power of two up to 2^36ns (about 68.7s), and one above.
+const NumBuckets = 1 + (maxExp-minExp)<<subBits + 1 // 122
 
 // bucketOf returns the bucket of a latency of d nanoseconds: the bucket i
 // with BucketUpper(i-1) < d <= BucketUpper(i).
