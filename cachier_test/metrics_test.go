@@ -52,6 +52,7 @@ var metricRules = []struct {
 	{"OverwriteIsAMissAndARecalculation", mrOverwrite},
 	{"WaitIsNeitherHitNorMiss", mrWait},
 	{"WaitTimeoutThenMiss", mrWaitTimeout},
+	{"WaitOnTheStoreMark", mrWaitOnMark},
 	{"SkippedAndDisabledCountNothing", mrSkipped},
 	{"SizeLimitRejection", mrSizeLimit},
 	{"UncacheableKey", mrUncacheableKey},
@@ -207,6 +208,42 @@ func mrWait(t *testing.T, e *env, backend string) {
 	wantStats(t, h, cachier.Stats{Misses: 1, Recalculations: 1, Waits: 1})
 }
 
+// mrWaitOnMark: a caller that waits on another's mark in the store (as a
+// caller in another process does: here a second function sharing the
+// identity, which has flights of its own) and gets its result counts one
+// Waits, neither a hit nor a miss.
+func mrWaitOnMark(t *testing.T, e *env, backend string) {
+	if backend == "memory" {
+		t.Skip("the memory store has no marks: its callers wait on in-process flights")
+	}
+	var c counter
+	started, release := make(chan struct{}), make(chan struct{})
+	a := blockingFunc(&c, started, release)
+	b := blockingFunc(&c, started, release) // its calls never block: c is past 1
+	spec := e.b.tag + ",enable_metrics,name=" + e.ns + "-shared"
+	for _, f := range []*func(context.Context, int) (int, error){&a, &b} {
+		if err := cachier.Decorate(f, append([]cachier.Option{cachier.Tag(spec)}, e.b.opts...)...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ah, _ := cachier.Of(&a)
+	bh, _ := cachier.Of(&b)
+	t.Cleanup(func() { _ = ah.ClearCache(context.Background()) })
+	waiting := logSignal(t, "being calculated by another process: waiting")
+	done := make(chan struct{})
+	go func() { defer close(done); call(t, a, bg, 1) }()
+	<-started
+	waiter := make(chan struct{})
+	go func() { defer close(waiter); call(t, b, cachier.WithVerbose(bg), 1) }()
+	<-waiting
+	close(release)
+	<-done
+	<-waiter
+	e.wantCalls(&c, 1)
+	wantStats(t, ah, cachier.Stats{Misses: 1, Recalculations: 1})
+	wantStats(t, bh, cachier.Stats{Waits: 1})
+}
+
 func mrWaitTimeout(t *testing.T, e *env, backend string) {
 	var c counter
 	started, release := make(chan struct{}), make(chan struct{})
@@ -326,6 +363,17 @@ func TestMetricsGlobalDefault(t *testing.T) {
 	call(t, f, bg, 1)
 	call(t, f, bg, 1)
 	wantStats(t, h, cachier.Stats{Hits: 1, Misses: 1, Recalculations: 1})
+
+	// metrics_sampling_rate through defaults.Set: read at decoration.
+	if err := defaults.Set("metrics_sampling_rate=0"); err != nil {
+		t.Fatal(err)
+	}
+	g := countingFunc(&c)
+	gh := e.decorate(&g, "")
+	call(t, g, bg, 1)
+	wantStats(t, gh, cachier.Stats{})
+	call(t, f, bg, 2) // decorated before: still counts every call
+	wantStats(t, h, cachier.Stats{Hits: 1, Misses: 2, Recalculations: 2})
 }
 
 // TestMetricsSampling: rate 0 counts nothing, rate 0.25 about a quarter of
