@@ -66,4 +66,14 @@
 // (store/redisstore) and MongoDB (store/mongostore) stores live in their own
 // packages, so a program that does not import them compiles none of their
 // drivers; register one with defaults.Register or pass it with WithStore.
+//
+// # Metrics and logs
+//
+// With enable_metrics a function counts its calls, lock-free: Handle.Stats
+// returns hits, misses, stale hits, recalculations, waits, wait timeouts,
+// size-limit rejections, uncacheable calls, store errors, entries and
+// latency (see Stats for the counting rules). The exporters are modules of
+// their own: metrics/prometheus (a prometheus.Collector) and metrics/otel
+// (OpenTelemetry instruments). Every message the library writes goes to
+// the logger given to defaults.SetLogger.
 package cachier
