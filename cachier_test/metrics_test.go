@@ -53,6 +53,7 @@ var metricRules = []struct {
 	{"WaitIsNeitherHitNorMiss", mrWait},
 	{"WaitTimeoutThenMiss", mrWaitTimeout},
 	{"WaitOnTheStoreMark", mrWaitOnMark},
+	{"WaitSharingAFailure", mrWaitSharingFailure},
 	{"SkippedAndDisabledCountNothing", mrSkipped},
 	{"SizeLimitRejection", mrSizeLimit},
 	{"UncacheableKey", mrUncacheableKey},
@@ -242,6 +243,36 @@ func mrWaitOnMark(t *testing.T, e *env, backend string) {
 	e.wantCalls(&c, 1)
 	wantStats(t, ah, cachier.Stats{Misses: 1, Recalculations: 1})
 	wantStats(t, bh, cachier.Stats{Waits: 1})
+}
+
+// mrWaitSharingFailure: a waiter that gets the failed calculation's error
+// counts one Waits too; the failed calculation is a miss and a
+// recalculation, and nothing is stored.
+func mrWaitSharingFailure(t *testing.T, e *env, backend string) {
+	var c counter
+	started, release := make(chan struct{}), make(chan struct{})
+	boom := errors.New("boom")
+	f := func(ctx context.Context, x int) (int, error) {
+		c.n.Add(1)
+		close(started)
+		<-release
+		return 0, boom
+	}
+	h := e.decorate(&f, "enable_metrics")
+	waiting := logSignal(t, "being calculated in this process: waiting")
+	errs := make(chan error, 2)
+	go func() { _, err := f(bg, 1); errs <- err }()
+	<-started
+	go func() { _, err := f(cachier.WithVerbose(bg), 1); errs <- err }()
+	<-waiting
+	close(release)
+	for range 2 {
+		if err := <-errs; !errors.Is(err, boom) {
+			t.Fatalf("err = %v, want boom", err)
+		}
+	}
+	e.wantCalls(&c, 1)
+	wantStats(t, h, cachier.Stats{Misses: 1, Recalculations: 1, Waits: 1})
 }
 
 func mrWaitTimeout(t *testing.T, e *env, backend string) {
