@@ -133,7 +133,7 @@ var (
 	marshalerType     = reflect.TypeOf((*encoding.BinaryMarshaler)(nil)).Elem()
 	unmarshalerType   = reflect.TypeOf((*encoding.BinaryUnmarshaler)(nil)).Elem()
 	maxMin            = math.MaxInt32
-	zeroLenSliceLimit = 1 << 31 // elements of a zero-size type a slice may claim
+	zeroLenSliceLimit = math.MaxInt32 // elements of a zero-size type a slice may claim
 )
 
 func satAdd(a, b int) int {

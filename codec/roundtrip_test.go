@@ -128,6 +128,8 @@ func TestRoundTripExact(t *testing.T) {
 		"netip.Addr":                 netip.MustParseAddr("2001:db8::1"),
 		"interface registered":       outer{iface: inner{n: 1}, err: &errT{"boom"}},
 		"interface nil":              outer{iface: nil},
+		"typed nil in interface":     []any{(*errT)(nil), error((*errT)(nil))},
+		"pointer to empty interface": ptr[any](nil),
 		"any slice":                  []any{1, "a", nil, []any{}, map[string]any{"k": []any{nil}}},
 		"tree":                       &node{Val: 1, Kids: []*node{{Val: 2}, {Val: 3, Kids: []*node{}}}},
 		"floats":                     []float64{0, -0.5, 1e300},
