@@ -327,10 +327,48 @@ type countingCodec struct{ compiles *atomic.Int32 }
 func (c countingCodec) Name() string { return "counting" }
 func (c countingCodec) Compile(types []reflect.Type) (codec.Compiled, error) {
 	c.compiles.Add(1)
-	return codec.Default().Compile(types)
+	p, err := codec.Default().Compile(types)
+	return countingPlan{p}, err
 }
 
-var compiles atomic.Int32
+// countingPlan counts every Encode and Decode of the counting codec.
+type countingPlan struct{ codec.Compiled }
+
+func (p countingPlan) Encode(dst []byte, vals []reflect.Value) ([]byte, error) {
+	encodes.Add(1)
+	return p.Compiled.Encode(dst, vals)
+}
+
+func (p countingPlan) Decode(b []byte) ([]reflect.Value, error) {
+	decodes.Add(1)
+	return p.Compiled.Decode(b)
+}
+
+var compiles, encodes, decodes atomic.Int32
+
+// TestMemoryHitsDecodeNothing: the memory backend keeps Go values; with
+// entry_size_limit it measures a result once with the function's codec,
+// and its hits neither encode nor decode.
+func TestMemoryHitsDecodeNothing(t *testing.T) {
+	var calls atomic.Int32
+	f := func(n int) string { calls.Add(1); return strings.Repeat("x", n) }
+	if err := cachier.Decorate(&f, cachier.Tag("backend=memory,codec=counting,entry_size_limit=100,name=codec.memory")); err != nil {
+		t.Fatal(err)
+	}
+	e0, d0 := encodes.Load(), decodes.Load()
+	for range 3 {
+		f(50)
+	}
+	if calls.Load() != 1 || encodes.Load()-e0 != 1 || decodes.Load() != d0 {
+		t.Fatalf("%d calls, %d encodes, %d decodes; want 1, 1 (to measure), 0", calls.Load(), encodes.Load()-e0, decodes.Load()-d0)
+	}
+	for range 2 {
+		f(200) // measured larger than the limit: returned, not stored
+	}
+	if calls.Load() != 3 {
+		t.Fatalf("%d calls, want 3: a result over entry_size_limit was stored", calls.Load())
+	}
+}
 
 func init() { defaults.RegisterCodec("counting", countingCodec{&compiles}) }
 
