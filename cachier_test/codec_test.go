@@ -304,6 +304,7 @@ func TestUnkeepableResultIsTagError(t *testing.T) {
 		Name string
 		cb   func()
 	}
+	_ = withFunc{}.cb // there to be refused
 	svc := struct {
 		Get func(id int) withFunc `cachier:"backend=codecstore"`
 	}{Get: func(id int) withFunc { return withFunc{} }}

@@ -102,7 +102,8 @@ func TestRoundTripExact(t *testing.T) {
 	}
 	zero := 0
 	cases := map[string]any{
-		"unexported fields at depth": outer{Public: "x", priv: inner{n: 3, s: []string{"a"}, m: map[string]int{"k": 1}}},
+		"unexported fields at depth": outer{Public: "x", priv: inner{n: 3, s: []string{"a"}, m: map[string]int{"k": 1}, flag: ptr(true)},
+			deep: []inner{{}, {empty: []int{}}}, arr: [3]*inner{nil, {n: 1}, {}}, when: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)},
 		"pointer to zero int":        ptr(0),
 		"pointer to false":           ptr(false),
 		"pointer to pointer to zero": ptr(ptr(0)),
@@ -262,6 +263,7 @@ func TestUnsupportedTypes(t *testing.T) {
 		{reflect.TypeOf(holder{}), ".cb"},
 		{reflect.TypeOf(deep{}), ".Items[][value]*.cb"},
 	} {
+		_ = holder{}.cb // there to be refused
 		for _, c := range []Codec{Default(), Gob(), JSON()} {
 			_, err := NewPlan(c, []reflect.Type{tc.typ}, "")
 			var ue *UnsupportedTypeError
