@@ -67,6 +67,21 @@
 // packages, so a program that does not import them compiles none of their
 // drivers; register one with defaults.Register or pass it with WithStore.
 //
+// # Results
+//
+// The memory store keeps results as Go values. Every other store keeps
+// bytes made by a codec (package codec), compiled once per function at
+// Decorate: by default the library's own, which round-trips results exactly
+// (unexported fields, nil versus empty, pointers to zero values, time.Time
+// with its location), decodes within bounds whatever bytes a store hands
+// back, and refuses at Decorate, as a *TagError on key codec, a result type
+// holding a func or a channel. codec=gob and codec=json are there for older
+// entries and for other programs; compress=s2 or zstd compresses results of
+// 1 KiB or more. Concrete types inside interface results are registered
+// with codec.Register, as with gob. An entry that cannot be decoded (another
+// codec's, a damaged one) is a miss: the function computes and overwrites
+// it.
+//
 // # Metrics and logs
 //
 // With enable_metrics a function counts its calls, lock-free: Handle.Stats

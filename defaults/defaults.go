@@ -18,9 +18,10 @@
 //
 // # Registries
 //
-// Register names a store for tags (`cachier:"backend=sql"`) and
-// RegisterHashFunc a key function (`cachier:"hash_func=lower"`). Like
-// database/sql.Register, both panic on programmer error: a nil value or a
+// Register names a store for tags (`cachier:"backend=sql"`),
+// RegisterHashFunc a key function (`cachier:"hash_func=lower"`) and
+// RegisterCodec a codec (`cachier:"codec=msgpack"`). Like
+// database/sql.Register, they panic on programmer error: a nil value or a
 // name registered twice.
 package defaults
 
