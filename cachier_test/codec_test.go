@@ -5,19 +5,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
-	"path/filepath"
 	"reflect"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/jmoiron/sqlx"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/cachier-go/cachier"
 	"github.com/cachier-go/cachier/codec"
@@ -26,50 +22,28 @@ import (
 	"github.com/cachier-go/cachier/internal/testenv"
 	"github.com/cachier-go/cachier/store"
 	"github.com/cachier-go/cachier/store/filestore"
-	"github.com/cachier-go/cachier/store/redisstore"
-	"github.com/cachier-go/cachier/store/sqlstore"
 )
 
-// codecStores opens, for one test, the byte stores the codec tests run on:
-// a file store in a temporary directory, SQLite in a temporary file, and
-// Redis under a key prefix of the test's own.
-func codecStores(t *testing.T) map[string]store.Store {
+// fileStore opens a file store in a temporary directory of t's.
+func fileStore(t *testing.T) store.Store {
 	t.Helper()
-	out := map[string]store.Store{}
-	fs, err := filestore.New(t.TempDir(), filestore.Options{})
+	st, err := filestore.New(t.TempDir(), filestore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out["file"] = fs
+	return st
+}
 
-	db, err := sqlx.Open("sqlite3", "file:"+filepath.Join(t.TempDir(), "c.db")+"?_busy_timeout=10000")
-	if err != nil {
-		t.Fatal(err)
+// byteBackends lists the backends that keep bytes: all but memory.
+func byteBackends() []string {
+	var names []string
+	for name := range backends {
+		if name != "memory" {
+			names = append(names, name)
+		}
 	}
-	sq, err := sqlstore.New(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sq.Close(); db.Close() })
-	out["sqlite"] = sq
-
-	addr := testenv.Getenv("CACHIER_TEST_REDIS_ADDR", "127.0.0.1:6379")
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		rdb.Close()
-		testenv.Unavailable(t, "redis", addr, err)
-	}
-	var r [8]byte
-	rand.Read(r[:])
-	prefix := "cachiercodec:" + hex.EncodeToString(r[:]) + ":"
-	t.Cleanup(func() {
-		expireRedisPrefix(t, rdb, prefix)
-		rdb.Close()
-	})
-	out["redis"] = redisstore.New(rdb, redisstore.WithKeyPrefix(prefix))
-	return out
+	sort.Strings(names)
+	return names
 }
 
 type exactInner struct {
@@ -91,6 +65,7 @@ type exactResult struct {
 // TestStoredResultIsExact: what gob lost (unexported fields, pointers to
 // zero values, empty slices below the top level, the time zone's name) a
 // hit from every byte store returns as the function returned it.
+// (These failed on the gob code.)
 func TestStoredResultIsExact(t *testing.T) {
 	ny, err := time.LoadLocation("America/New_York")
 	if err != nil {
@@ -106,16 +81,17 @@ func TestStoredResultIsExact(t *testing.T) {
 		nested: [][]int{{}, nil, {1}},
 		when:   time.Date(2024, 11, 3, 1, 30, 0, 0, ny),
 	}
-	for name, st := range codecStores(t) {
+	for _, name := range byteBackends() {
 		t.Run(name, func(t *testing.T) {
+			b := backends[name].open(t, t.TempDir())
 			var calls atomic.Int32
 			svc := struct {
-				Get func(ctx context.Context, id int) (exactResult, error) `cachier:"backend=codecstore"`
+				Get func(ctx context.Context, id int) (exactResult, error)
 			}{Get: func(ctx context.Context, id int) (exactResult, error) {
 				calls.Add(1)
 				return want, nil
 			}}
-			if err := cachier.Decorate(&svc, cachier.WithStore("codecstore", st)); err != nil {
+			if err := cachier.Decorate(&svc.Get, append([]cachier.Option{cachier.Tag(b.tag + ",name=codec.exact." + uniq())}, b.opts...)...); err != nil {
 				t.Fatal(err)
 			}
 			ctx := context.Background()
@@ -158,7 +134,7 @@ func TestCyclicResultRunsUncached(t *testing.T) {
 		root.Kids = []*cyclicNode{{Val: n + 1, Parent: root}}
 		return root
 	}}
-	st := codecStores(t)["file"]
+	st := fileStore(t)
 	if err := cachier.Decorate(&svc, cachier.WithStore("codecstore", st)); err != nil {
 		t.Fatal(err)
 	}
@@ -231,33 +207,33 @@ func mustPlan(t *testing.T, c codec.Codec, types []reflect.Type) *codec.Plan {
 // TestHostileEntriesAreMisses: whatever bytes a store hands back (lengths
 // claiming gigabytes, millions of nesting levels, truncations, another
 // codec's or function's entry, a zip bomb) the call computes, returns the
-// right result and overwrites the entry, allocates little, and the
-// function logs one line about it.
+// right result and overwrites the entry, allocates little beyond reading
+// the bytes, and the function logs one line about it. On every byte store.
 func TestHostileEntriesAreMisses(t *testing.T) {
-	for name, st := range codecStores(t) {
+	for _, name := range byteBackends() {
 		t.Run(name, func(t *testing.T) {
+			b := backends[name].open(t, t.TempDir())
 			logs := testenv.CaptureLogs(t)
 			var calls atomic.Int32
 			want := hostileResult{M: map[string]int{"a": 1}, S: []string{"x", "y"}}
-			svc := struct {
-				Get func(ctx context.Context, id int) (hostileResult, error) `cachier:"backend=codecstore"`
-			}{Get: func(ctx context.Context, id int) (hostileResult, error) {
+			get := func(ctx context.Context, id int) (hostileResult, error) {
 				calls.Add(1)
 				return want, nil
-			}}
-			if err := cachier.Decorate(&svc, cachier.WithStore("codecstore", st)); err != nil {
+			}
+			if err := cachier.Decorate(&get, append([]cachier.Option{cachier.Tag(b.tag + ",name=codec.hostile." + uniq())}, b.opts...)...); err != nil {
 				t.Fatal(err)
 			}
-			h, err := cachier.Of(&svc.Get)
+			h, err := cachier.Of(&get)
 			if err != nil {
 				t.Fatal(err)
 			}
+			st := h.Store()
 			ctx := context.Background()
 			key, err := hashing.Default([]any{1})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := svc.Get(ctx, 1); err != nil {
+			if _, err := get(ctx, 1); err != nil {
 				t.Fatal(err)
 			}
 			valid, err := st.Get(ctx, h.Name(), key)
@@ -271,7 +247,7 @@ func TestHostileEntriesAreMisses(t *testing.T) {
 				before := calls.Load()
 				var m0, m1 runtime.MemStats
 				runtime.ReadMemStats(&m0)
-				got, err := svc.Get(ctx, 1)
+				got, err := get(ctx, 1)
 				runtime.ReadMemStats(&m1)
 				if err != nil || !reflect.DeepEqual(got, want) {
 					t.Fatalf("%s: got %#v, %v", what, got, err)
@@ -279,14 +255,16 @@ func TestHostileEntriesAreMisses(t *testing.T) {
 				if calls.Load() != before+1 {
 					t.Fatalf("%s: not recomputed", what)
 				}
-				if alloc := m1.TotalAlloc - m0.TotalAlloc; alloc > 32<<20 {
-					t.Fatalf("%s: the call allocated %d MB", what, alloc>>20)
+				// The store reads the bytes (a few copies in a driver); the
+				// codec adds little: never the gigabytes the bytes claim.
+				if alloc, limit := m1.TotalAlloc-m0.TotalAlloc, uint64(8*len(bad)+4<<20); alloc > limit {
+					t.Fatalf("%s: the call allocated %d bytes for a %d-byte entry", what, alloc, len(bad))
 				}
 				e, err := st.Get(ctx, h.Name(), key)
-				if err != nil || !bytes.Equal(e.Value, valid.Value) && len(e.Value) != len(valid.Value) {
+				if err != nil || len(e.Value) != len(valid.Value) {
 					t.Fatalf("%s: entry not overwritten: %v, %d bytes", what, err, len(e.Value))
 				}
-				if _, err := svc.Get(ctx, 1); err != nil || calls.Load() != before+1 {
+				if _, err := get(ctx, 1); err != nil || calls.Load() != before+1 {
 					t.Fatalf("%s: the overwritten entry is not a hit", what)
 				}
 			}
@@ -308,7 +286,7 @@ func TestUnkeepableResultIsTagError(t *testing.T) {
 	svc := struct {
 		Get func(id int) withFunc `cachier:"backend=codecstore"`
 	}{Get: func(id int) withFunc { return withFunc{} }}
-	err := cachier.Decorate(&svc, cachier.WithStore("codecstore", codecStores(t)["file"]))
+	err := cachier.Decorate(&svc, cachier.WithStore("codecstore", fileStore(t)))
 	var te *cachier.TagError
 	if !errors.As(err, &te) || te.Key != "codec" || !strings.Contains(err.Error(), ".cb") || !strings.Contains(err.Error(), "withFunc") {
 		t.Fatalf("err = %v, want a TagError on codec naming withFunc and .cb", err)
