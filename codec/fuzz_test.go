@@ -69,6 +69,9 @@ func FuzzDecode(f *testing.F) {
 	}
 	plans := fuzzPlans(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
+		if h, rest, err := ReadHeader(b); err == nil && (h.Codec == "" || len(rest) > len(b)) {
+			t.Fatalf("ReadHeader(%x) = %+v", b, h)
+		}
 		for _, p := range plans {
 			vals, err := p.Decode(b)
 			if err != nil {

@@ -257,3 +257,38 @@ func describe(b *strings.Builder, t reflect.Type, seen map[reflect.Type]bool) {
 		b.WriteString(t.Kind().String())
 	}
 }
+
+// A Header is what an entry says of itself.
+type Header struct {
+	Codec       string // the name of the codec that wrote it
+	Version     int    // the entry format's version
+	Compression string // "none", "s2" or "zstd"
+	Fingerprint uint64 // of the codec's name and the result types (Fingerprint)
+}
+
+// ReadHeader parses the header of an entry, for tools that inspect stores,
+// and returns the payload after it: compressed as the header says, and
+// starting, when compressed, with the uvarint of its decoded length. It
+// fails with ErrMismatch on bytes that do not start with an entry header of
+// a known format version.
+func ReadHeader(b []byte) (Header, []byte, error) {
+	if len(b) < 5 || b[0] != magic0 || b[1] != magic1 || b[2] != formatVersion {
+		return Header{}, nil, ErrMismatch
+	}
+	n := int(b[4])
+	if n == 0 || n > maxNameLen || len(b) < 5+n+8 {
+		return Header{}, nil, ErrMismatch
+	}
+	h := Header{Codec: string(b[5 : 5+n]), Version: int(b[2]), Fingerprint: binary.LittleEndian.Uint64(b[5+n:])}
+	switch b[3] {
+	case compressNone:
+		h.Compression = "none"
+	case compressS2:
+		h.Compression = "s2"
+	case compressZstd:
+		h.Compression = "zstd"
+	default:
+		return Header{}, nil, fmt.Errorf("%w: compression %d", ErrMismatch, b[3])
+	}
+	return h, b[5+n+8:], nil
+}

@@ -297,8 +297,13 @@ func TestJSONPayloadIsPlainJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hl := 5 + int(b[4]) + 8
+	hl := 5 + int(b[4]) + 8 // what a reader in another language skips
 	if got := string(b[hl:]); got != `["hi",7]` {
 		t.Fatalf("payload after the header = %q", got)
+	}
+	h, rest, err := ReadHeader(b)
+	want := Header{Codec: "json", Version: 1, Compression: "none", Fingerprint: Fingerprint("json", []reflect.Type{reflect.TypeOf(""), reflect.TypeOf(0)})}
+	if err != nil || h != want || string(rest) != `["hi",7]` {
+		t.Fatalf("ReadHeader = %+v, %q, %v; want %+v", h, rest, err, want)
 	}
 }
