@@ -373,6 +373,7 @@ func (f *failing) Mark(context.Context, string, string, string, time.Duration) (
 func (f *failing) Unmark(context.Context, string, string, string) error { return errDown }
 func (f *failing) Clear(context.Context, string) error                  { return errDown }
 func (f *failing) ClearMarks(context.Context, string) error             { return errDown }
+func (f *failing) Delete(context.Context, string, string) error         { return errDown }
 func (f *failing) DeleteStale(context.Context, string, time.Time) error { return errDown }
 
 func TestFailingStoreFailsOpen(t *testing.T) {

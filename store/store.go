@@ -12,8 +12,8 @@
 // identity (fn, a printable string such as
 // "example.com/app.Service.Fetch@v2#1f0c…") and, where it acts on one entry,
 // the key (a lowercase hexadecimal string of at least 32 characters). A store
-// must keep the entries of different functions apart: Clear, ClearMarks and
-// DeleteStale of one function never touch another's.
+// must keep the entries of different functions apart: Delete, Clear,
+// ClearMarks and DeleteStale of one function never touch another's.
 //
 // # Being-calculated marks
 //
@@ -80,6 +80,14 @@ type Store interface {
 	// Unmark removes owner's mark from key. A mark held by another owner,
 	// or no mark at all, is left alone and is not an error.
 	Unmark(ctx context.Context, fn, key, owner string) error
+
+	// Delete removes the entry of key in function fn, and keeps every other
+	// entry. A key without an entry is not an error. A being-calculated mark
+	// of key may stay or go with the entry, as is cheapest for the store:
+	// the calculation that holds it still stores its result with Set, and
+	// its owner's Unmark still succeeds. On a shared store Delete costs one
+	// round trip.
+	Delete(ctx context.Context, fn, key string) error
 
 	// Clear removes every entry and every mark of function fn.
 	Clear(ctx context.Context, fn string) error

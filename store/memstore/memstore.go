@@ -149,6 +149,20 @@ func (s *Store) Unmark(_ context.Context, fn, key, owner string) error {
 	return nil
 }
 
+// Delete implements store.Store. It removes the key's entry, bytes and Go
+// value alike, and keeps its mark.
+func (s *Store) Delete(_ context.Context, fn, key string) error {
+	v, ok := s.fns.Load(fn)
+	if !ok {
+		return nil
+	}
+	c := v.(*fnCache)
+	c.mu.Lock()
+	delete(c.entries, key)
+	c.mu.Unlock()
+	return nil
+}
+
 // Clear implements store.Store.
 func (s *Store) Clear(_ context.Context, fn string) error {
 	c := s.fn(fn)

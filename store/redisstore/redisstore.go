@@ -41,7 +41,7 @@
 //
 // # Operations
 //
-// Get is one HMGET: one round trip. Set writes the hash, deletes the mark
+// Get is one HMGET and Delete one DEL: one round trip each. Set writes the hash, deletes the mark
 // and publishes in one Lua script (atomic, as MULTI/EXEC would be, and its
 // PUBLISH lands on the keys' node on a Ring too), so a reader never sees
 // the new entry beside the old mark, and a failed write leaves the old
@@ -318,6 +318,17 @@ func (s *Store) Unmark(ctx context.Context, fn, key, owner string) error {
 	err := unmarkScript.Run(ctx, s.rdb, []string{base + "m:" + key}, owner, base+"c:"+key).Err()
 	if err != nil {
 		return fmt.Errorf("cachier: redis unmark %s %s: %w", fn, key, err)
+	}
+	return nil
+}
+
+// Delete implements store.Store with one DEL of the entry's hash. The mark,
+// a key of its own, stays.
+func (s *Store) Delete(ctx context.Context, fn, key string) error {
+	ctx, cancel := s.op.Context(ctx)
+	defer cancel()
+	if err := s.rdb.Del(ctx, s.entryKey(fn, key)).Err(); err != nil {
+		return fmt.Errorf("cachier: redis delete %s %s: %w", fn, key, err)
 	}
 	return nil
 }

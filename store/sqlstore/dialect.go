@@ -124,6 +124,7 @@ type queries struct {
 	clear                         string
 	clearMarksDelete, clearMarks  string
 	deleteStale, deleteStaleEmpty string
+	deleteOne                     string
 }
 
 // cols lists, in order, the columns every INSERT writes.
@@ -149,6 +150,8 @@ WHERE function_hash = ? AND cache_key = ? AND (processing = FALSE OR mark_owner 
 WHERE function_hash = ? AND cache_key = ? AND mark_owner = ?`),
 
 		clear: r(`DELETE FROM $T WHERE function_hash = ?`),
+
+		deleteOne: r(`DELETE FROM $T WHERE function_hash = ? AND cache_key = ?`),
 
 		clearMarksDelete: r(`DELETE FROM $T WHERE function_hash = ? AND NOT completed`),
 		clearMarks: r(`UPDATE $T SET processing = FALSE, mark_owner = NULL, mark_expires_us = NULL

@@ -138,6 +138,7 @@ type Store struct {
 	get, set, mark, markEnsure, markUpdate statement
 	unmarkDelete, unmarkUpdate             statement
 	clear, clearMarksDelete, clearMarks    statement
+	deleteOne                              statement
 	deleteStale, deleteStaleEmpty          statement
 	prepared                               []*sql.Stmt // to close
 
@@ -242,6 +243,7 @@ func (s *Store) prepare(prepared bool) error {
 		{&s.markUpdate, q.markUpdate}, {&s.unmarkDelete, q.unmarkDelete}, {&s.unmarkUpdate, q.unmarkUpdate},
 		{&s.clear, q.clear}, {&s.clearMarksDelete, q.clearMarksDelete}, {&s.clearMarks, q.clearMarks},
 		{&s.deleteStale, q.deleteStale}, {&s.deleteStaleEmpty, q.deleteStaleEmpty},
+		{&s.deleteOne, q.deleteOne},
 	} {
 		if p.query == "" {
 			continue // not used by this dialect
@@ -388,6 +390,17 @@ func (s *Store) Unmark(ctx context.Context, fn, key, owner string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("cachier: sql unmark %q %s: %w", fn, key, err)
+	}
+	return nil
+}
+
+// Delete implements store.Store with one DELETE of the key's row: a mark of
+// the key, which lives in the same row, goes with the entry.
+func (s *Store) Delete(ctx context.Context, fn, key string) error {
+	ctx, cancel := s.op.Context(ctx)
+	defer cancel()
+	if _, err := s.deleteOne.ExecContext(ctx, s.fnHash(fn), key); err != nil {
+		return fmt.Errorf("cachier: sql delete %q %s: %w", fn, key, err)
 	}
 	return nil
 }

@@ -53,6 +53,10 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Clear", testClear},
 		{"ClearMarks", testClearMarks},
 		{"DeleteStale", testDeleteStale},
+		{"DeletePresent", testDeletePresent},
+		{"DeleteAbsent", testDeleteAbsent},
+		{"DeleteOnlyThatEntry", testDeleteOnlyThatEntry},
+		{"DeleteMarked", testDeleteMarked},
 		{"ConcurrentUse", testConcurrentUse},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newStore(t)) })
@@ -407,6 +411,88 @@ func testDeleteStale(t *testing.T, s store.Store) {
 	checkEntry(t, mustGet(t, s, f, key(2)), fresh)
 	mustMissing(t, s, f, key(3))
 	checkEntry(t, mustGet(t, s, g, key(1)), old)
+}
+
+func mustDelete(t *testing.T, s store.Store, fn, k string) {
+	t.Helper()
+	if err := s.Delete(ctx(t), fn, k); err != nil {
+		t.Fatalf("Delete(%q, %q): %v", fn, k, err)
+	}
+}
+
+func testDeletePresent(t *testing.T, s store.Store) {
+	fn := fnName(t, "f")
+	mustSet(t, s, fn, key(1), store.Entry{Value: []byte("doomed"), Time: now()})
+	mustDelete(t, s, fn, key(1))
+	mustMissing(t, s, fn, key(1))
+	// The key is usable afterwards, and a second Delete is harmless.
+	want := store.Entry{Value: []byte("again"), Time: now()}
+	mustSet(t, s, fn, key(1), want)
+	checkEntry(t, mustGet(t, s, fn, key(1)), want)
+	mustDelete(t, s, fn, key(1))
+	mustDelete(t, s, fn, key(1))
+	mustMissing(t, s, fn, key(1))
+}
+
+func testDeleteAbsent(t *testing.T, s store.Store) {
+	fn := fnName(t, "f")
+	mustDelete(t, s, fn, key(1)) // a function never written
+	mustSet(t, s, fn, key(2), store.Entry{Value: []byte("other"), Time: now()})
+	mustDelete(t, s, fn, key(1)) // a key never written in a function that has entries
+	mustMissing(t, s, fn, key(1))
+	mustGet(t, s, fn, key(2))
+}
+
+func testDeleteOnlyThatEntry(t *testing.T, s store.Store) {
+	f, g := fnName(t, "f"), fnName(t, "g")
+	fx := f + "x" // a function whose name extends f's
+	entries := map[string]store.Entry{}
+	for _, fn := range []string{f, g, fx} {
+		for i := range 4 {
+			e := store.Entry{Value: []byte(fmt.Sprintf("%s/%d", fn, i)), Time: now().Add(-time.Duration(i) * time.Hour)}
+			mustSet(t, s, fn, key(i), e)
+			entries[fn+"/"+key(i)] = e
+		}
+	}
+	mustDelete(t, s, f, key(2))
+	for _, fn := range []string{f, g, fx} {
+		for i := range 4 {
+			if fn == f && i == 2 {
+				mustMissing(t, s, fn, key(i))
+				continue
+			}
+			checkEntry(t, mustGet(t, s, fn, key(i)), entries[fn+"/"+key(i)])
+		}
+	}
+	// Another function's marks are left alone too.
+	mustMark(t, s, g, key(5), "a", time.Minute, true)
+	mustDelete(t, s, f, key(5))
+	mustMark(t, s, g, key(5), "b", time.Minute, false)
+}
+
+// testDeleteMarked deletes an entry whose key a calculation has marked. The
+// mark may stay or go (store.Store.Delete), but the entry goes, the owner
+// can still unmark, and the calculation's result is stored.
+func testDeleteMarked(t *testing.T, s store.Store) {
+	fn := fnName(t, "f")
+	mustSet(t, s, fn, key(1), store.Entry{Value: []byte("old"), Time: now().Add(-time.Hour)})
+	mustMark(t, s, fn, key(1), "a", time.Minute, true)
+	mustDelete(t, s, fn, key(1))
+	mustMissing(t, s, fn, key(1))
+	if err := s.Unmark(ctx(t), fn, key(1), "a"); err != nil {
+		t.Fatalf("Unmark after Delete: %v", err)
+	}
+	mustMark(t, s, fn, key(1), "b", time.Minute, true) // free again
+	mustMissing(t, s, fn, key(1))                      // and a mark is no entry
+
+	// A mark without an entry: Delete keeps the store consistent.
+	mustDelete(t, s, fn, key(1))
+	mustMissing(t, s, fn, key(1))
+	want := store.Entry{Value: []byte("new"), Time: now()}
+	mustSet(t, s, fn, key(1), want) // the calculation ends
+	checkEntry(t, mustGet(t, s, fn, key(1)), want)
+	mustMark(t, s, fn, key(1), "c", time.Minute, true) // Set cleared the mark, if any
+	checkEntry(t, mustGet(t, s, fn, key(1)), want)
 }
 
 func testConcurrentUse(t *testing.T, s store.Store) {
