@@ -198,7 +198,7 @@ func TestDamagedEntryFile(t *testing.T) {
 		{"FlippedByte", func(b []byte) []byte { b[len(b)-1] ^= 1; return b }},
 		{"Empty", func([]byte) []byte { return nil }},
 		{"Garbage", func([]byte) []byte { return []byte("not an entry at all") }},
-		{"OtherKey", func([]byte) []byte { return encodeEntry(keyN(2), entryOf("another key's value")) }},
+		{"OtherKey", func([]byte) []byte { return encodeEntry(fnSeed(fn), keyN(2), entryOf("another key's value")) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

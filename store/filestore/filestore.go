@@ -236,6 +236,7 @@ func (s *Store) logger() *slog.Logger {
 type fnState struct {
 	s        *Store
 	fn       string
+	seed     uint32 // the checksum seed of fn's records
 	logPath  string // the log, or the journal of the separate-files layout
 	lockPath string
 	entDir   string // the separate-files layout's directory, else ""
@@ -247,6 +248,8 @@ type fnState struct {
 	f   *os.File   // the log as last opened, nil when there is none
 	fi  os.FileInfo
 	off int64 // end of the last record applied
+	// start is the end of the log's first record, which names fn.
+	start int64
 	// lastOff is the offset of the last record applied (0 when none: the
 	// magic number is checked instead), and lastFrame its frame (length and
 	// checksum), by which refresh checks that the file still holds what was
@@ -299,7 +302,7 @@ func (s *Store) state(fn string) *fnState {
 		return v.(*fnState)
 	}
 	base := baseName(fn)
-	st := &fnState{s: s, fn: fn, wsem: make(chan struct{}, 1)}
+	st := &fnState{s: s, fn: fn, seed: fnSeed(fn), wsem: make(chan struct{}, 1)}
 	if s.o.SeparateFiles {
 		st.entDir = filepath.Join(s.dir, base+".d")
 		st.logPath = filepath.Join(st.entDir, "journal")
@@ -319,7 +322,7 @@ func (st *fnState) reset(f *os.File, fi os.FileInfo) {
 		st.f.Close()
 	}
 	st.f, st.fi, st.off, st.bad = f, fi, 0, false
-	st.lastOff = 0
+	st.lastOff, st.start = 0, 0
 	st.index = map[string]loc{}
 	st.cache, st.cacheBytes = map[string]centry{}, 0
 	st.marks = map[string]mark{}
@@ -396,16 +399,35 @@ func (st *fnState) refresh(locked bool) error {
 		if err != nil && !errors.Is(err, io.EOF) {
 			return st.errorf("%w", err)
 		}
-		st.bad, st.off = true, ofi.Size()
-		if st.badFi == nil || !os.SameFile(st.badFi, ofi) {
-			st.badFi = ofi
-			st.s.logger().Warn("cachier: file store: damaged log file ignored; the next write replaces it",
-				"file", st.logPath, "function", st.fn)
-		}
+		st.markBad(ofi, "cachier: file store: damaged log file, or one of an older format, ignored; the next write replaces it")
 		return nil
 	}
-	st.off = logHeader
+	owner, frame, next, ok, err := readHead(f, ofi.Size())
+	if err != nil {
+		return st.errorf("reading %s: %w", st.logPath, err)
+	}
+	if !ok {
+		st.markBad(ofi, "cachier: file store: damaged log file ignored; the next write replaces it")
+		return nil
+	}
+	if owner != st.fn {
+		st.markBad(ofi, "cachier: file store: log file of another function ignored; the next write replaces it",
+			"owner", owner)
+		return nil
+	}
+	st.off, st.start = next, next
+	st.lastOff, st.lastFrame = logHeader, frame
 	return st.readTail(locked, ofi.Size())
+}
+
+// markBad takes the log just opened for one the store cannot use, and
+// logs it once per file.
+func (st *fnState) markBad(fi os.FileInfo, msg string, attrs ...any) {
+	st.bad, st.off = true, fi.Size()
+	if st.badFi == nil || !os.SameFile(st.badFi, fi) {
+		st.badFi = fi
+		st.s.logger().Warn(msg, append([]any{"file", st.logPath, "function", st.fn}, attrs...)...)
+	}
 }
 
 // tailIntact reports whether the log still holds, at st.lastOff, the last
@@ -422,7 +444,7 @@ func (st *fnState) tailIntact() bool {
 
 // readTail applies the records between st.off and size.
 func (st *fnState) readTail(locked bool, size int64) error {
-	next, damaged, err := st.sc.scan(st.f, st.off, size, st.apply)
+	next, damaged, err := st.sc.scan(st.f, st.seed, st.off, size, st.apply)
 	st.off = next
 	if st.sc.lastOff >= 0 {
 		st.lastOff, st.lastFrame = st.sc.lastOff, st.sc.last
@@ -624,10 +646,10 @@ func (st *fnState) finishPending() error {
 		"dir", st.entDir, "function", st.fn, "keys", len(st.pending), "all", st.pendingAll)
 	b := st.wbuf[:0]
 	if st.pendingAll {
-		b = appendSimple(b, recClear, "")
+		b = appendSimple(b, st.seed, recClear, "")
 	}
 	for k := range st.pending {
-		b = appendSimple(b, recEntry, k)
+		b = appendSimple(b, st.seed, recEntry, k)
 	}
 	st.wbuf = b
 	return st.appendRecords(b)
@@ -680,6 +702,7 @@ func (st *fnState) replace(body func(w io.Writer) error) error {
 	err = func() error {
 		w := &bufWriter{f: tmp, b: make([]byte, 0, 64<<10)}
 		w.Write([]byte(logMagic))
+		w.Write(appendFunc(nil, st.fn))
 		if body != nil {
 			if err := body(w); err != nil {
 				return err
@@ -745,7 +768,7 @@ func (st *fnState) maybeCompact() {
 	if st.f == nil || st.bad {
 		return
 	}
-	data := st.off - logHeader
+	data := st.off - st.start
 	garbage := data - st.live
 	if garbage <= st.live || garbage < compactMin || st.off < st.noComp {
 		return
@@ -754,10 +777,10 @@ func (st *fnState) maybeCompact() {
 	now := time.Now().UnixNano()
 	err := st.replace(func(w io.Writer) error {
 		var buf []byte
-		_, damaged, err := st.sc.scan(old, logHeader, end, func(off, _ int64, r record) {
+		_, damaged, err := st.sc.scan(old, st.seed, st.start, end, func(off, _ int64, r record) {
 			if r.typ == recSet {
 				if l, ok := st.index[r.key]; ok && l.off == off {
-					buf = appendSet(buf[:0], r.key, time.Unix(r.sec, int64(r.nsec)), r.value)
+					buf = appendSet(buf[:0], st.seed, r.key, time.Unix(r.sec, int64(r.nsec)), r.value)
 					w.Write(buf)
 				}
 			}
@@ -770,7 +793,7 @@ func (st *fnState) maybeCompact() {
 		}
 		for k, m := range st.marks {
 			if m.exp > now {
-				buf = appendMark(buf[:0], k, m.owner, m.exp)
+				buf = appendMark(buf[:0], st.seed, k, m.owner, m.exp)
 				w.Write(buf)
 			}
 		}
@@ -804,7 +827,7 @@ func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
 		if !ok {
 			return store.Entry{}, store.ErrNotFound
 		}
-		r, err := readRecordAt(st.f, l.off, l.n)
+		r, err := readRecordAt(st.f, st.seed, l.off, l.n)
 		if err == nil && (r.typ != recSet || r.key != key) {
 			err = errDamaged
 		}
@@ -842,7 +865,7 @@ func (s *Store) Set(ctx context.Context, fn, key string, e store.Entry) error {
 		return st.setSeparate(ctx, key, e)
 	}
 	return st.locked(ctx, func() error {
-		st.wbuf = appendSet(st.wbuf[:0], key, e.Time, e.Value)
+		st.wbuf = appendSet(st.wbuf[:0], st.seed, key, e.Time, e.Value)
 		err := st.appendRecords(st.wbuf)
 		if cap(st.wbuf) > 1<<20 {
 			st.wbuf = nil
@@ -867,7 +890,7 @@ func (s *Store) Mark(ctx context.Context, fn, key, owner string, ttl time.Durati
 		if ttl > 0 && exp < now {
 			exp = math.MaxInt64 // a ttl past the year 2262
 		}
-		st.wbuf = appendMark(st.wbuf[:0], key, owner, exp)
+		st.wbuf = appendMark(st.wbuf[:0], st.seed, key, owner, exp)
 		return st.appendRecords(st.wbuf)
 	})
 	if err != nil {
@@ -893,7 +916,7 @@ func (s *Store) Unmark(ctx context.Context, fn, key, owner string) error {
 		if m, ok := st.marks[key]; !ok || m.owner != owner {
 			return nil
 		}
-		st.wbuf = appendUnmark(st.wbuf[:0], key, owner)
+		st.wbuf = appendUnmark(st.wbuf[:0], st.seed, key, owner)
 		return st.appendRecords(st.wbuf)
 	})
 }
@@ -905,7 +928,7 @@ func (s *Store) ClearMarks(ctx context.Context, fn string) error {
 		if len(st.marks) == 0 {
 			return nil
 		}
-		st.wbuf = appendSimple(st.wbuf[:0], recClearMarks, "")
+		st.wbuf = appendSimple(st.wbuf[:0], st.seed, recClearMarks, "")
 		return st.appendRecords(st.wbuf)
 	})
 }
@@ -922,7 +945,7 @@ func (s *Store) Clear(ctx context.Context, fn string) error {
 			return st.replace(nil) // an empty log
 		}
 		// Announce, remove the entry files, report done (see setSeparate).
-		st.wbuf = appendSimple(st.wbuf[:0], recIntent, "")
+		st.wbuf = appendSimple(st.wbuf[:0], st.seed, recIntent, "")
 		if err := st.appendRecords(st.wbuf); err != nil {
 			return err
 		}
@@ -933,7 +956,7 @@ func (s *Store) Clear(ctx context.Context, fn string) error {
 		if err := removeAll(paths); err != nil {
 			return st.errorf("%w", err)
 		}
-		st.wbuf = appendSimple(st.wbuf[:0], recClear, "")
+		st.wbuf = appendSimple(st.wbuf[:0], st.seed, recClear, "")
 		return st.appendRecords(st.wbuf)
 	})
 }
@@ -946,7 +969,7 @@ func (s *Store) DeleteStale(ctx context.Context, fn string, cutoff time.Time) er
 		if st.entDir == "" {
 			for k, l := range st.index {
 				if time.Unix(l.sec, int64(l.nsec)).Before(cutoff) {
-					st.wbuf = appendSimple(st.wbuf, recDelete, k)
+					st.wbuf = appendSimple(st.wbuf, st.seed, recDelete, k)
 				}
 			}
 		} else {
@@ -968,7 +991,7 @@ func (s *Store) DeleteStale(ctx context.Context, fn string, cutoff time.Time) er
 			}
 			// Announce, remove, report done (see setSeparate).
 			for _, k := range keys {
-				st.wbuf = appendSimple(st.wbuf, recIntent, k)
+				st.wbuf = appendSimple(st.wbuf, st.seed, recIntent, k)
 			}
 			if len(st.wbuf) > 0 {
 				if err := st.appendRecords(st.wbuf); err != nil {
@@ -980,7 +1003,7 @@ func (s *Store) DeleteStale(ctx context.Context, fn string, cutoff time.Time) er
 			}
 			st.wbuf = st.wbuf[:0]
 			for _, k := range keys {
-				st.wbuf = appendSimple(st.wbuf, recDelete, k)
+				st.wbuf = appendSimple(st.wbuf, st.seed, recDelete, k)
 			}
 		}
 		if len(st.wbuf) == 0 {
@@ -1037,15 +1060,17 @@ func (s *Store) Wait(ctx context.Context, fn, key string) error {
 // The entry files of the separate-files layout hold
 //
 //	[8] entryMagic
-//	[4] CRC-32C of everything after it
+//	[4] CRC-32C of everything after it, seeded with the function's seed
+//	    (see the log format), so that an entry file copied from another
+//	    function's directory is a miss
 //	[2] key length, [k] key
 //	[8] seconds, [4] nanoseconds
 //	[n] value
-const entryMagic = "CACHIERE"
+const entryMagic = "CACHENT\x02"
 
 const entryFixed = len(entryMagic) + 4 + 2
 
-func encodeEntry(key string, e store.Entry) []byte {
+func encodeEntry(seed uint32, key string, e store.Entry) []byte {
 	b := make([]byte, 0, entryFixed+len(key)+12+len(e.Value))
 	b = append(b, entryMagic...)
 	b = append(b, 0, 0, 0, 0)
@@ -1054,18 +1079,18 @@ func encodeEntry(key string, e store.Entry) []byte {
 	b = binary.LittleEndian.AppendUint64(b, uint64(e.Time.Unix()))
 	b = binary.LittleEndian.AppendUint32(b, uint32(e.Time.Nanosecond()))
 	b = append(b, e.Value...)
-	binary.LittleEndian.PutUint32(b[len(entryMagic):], crc32.Checksum(b[len(entryMagic)+4:], castagnoli))
+	binary.LittleEndian.PutUint32(b[len(entryMagic):], crc32.Update(seed, castagnoli, b[len(entryMagic)+4:]))
 	return b
 }
 
 // decodeEntry checks and decodes an entry file's content; ok is false when
 // it is damaged. When full is false b may be only the file's beginning, and
 // the checksum and value are not checked.
-func decodeEntry(b []byte, full bool) (key string, t time.Time, value []byte, ok bool) {
+func decodeEntry(b []byte, seed uint32, full bool) (key string, t time.Time, value []byte, ok bool) {
 	if len(b) < entryFixed || string(b[:len(entryMagic)]) != entryMagic {
 		return "", time.Time{}, nil, false
 	}
-	if full && binary.LittleEndian.Uint32(b[len(entryMagic):]) != crc32.Checksum(b[len(entryMagic)+4:], castagnoli) {
+	if full && binary.LittleEndian.Uint32(b[len(entryMagic):]) != crc32.Update(seed, castagnoli, b[len(entryMagic)+4:]) {
 		return "", time.Time{}, nil, false
 	}
 	kl := int(binary.LittleEndian.Uint16(b[len(entryMagic)+4:]))
@@ -1091,7 +1116,7 @@ func readEntryHead(path string) (key string, t time.Time, ok bool) {
 	defer f.Close()
 	var b [4096]byte
 	n, _ := io.ReadFull(f, b[:])
-	key, t, _, ok = decodeEntry(b[:n], false)
+	key, t, _, ok = decodeEntry(b[:n], 0, false)
 	return key, t, ok
 }
 
@@ -1123,7 +1148,7 @@ func (st *fnState) getSeparate(key string) (store.Entry, error) {
 	case err != nil:
 		return store.Entry{}, st.errorf("%w", err)
 	default:
-		k, t, v, ok := decodeEntry(b, true)
+		k, t, v, ok := decodeEntry(b, st.seed, true)
 		if !ok || k != key {
 			st.s.logger().Warn("cachier: file store: damaged entry file ignored; the next write replaces it",
 				"file", path, "function", st.fn, "key", key)
@@ -1166,7 +1191,7 @@ func (st *fnState) setSeparate(ctx context.Context, key string, e store.Entry) e
 	if err != nil {
 		return st.errorf("%w", err)
 	}
-	_, err = tmp.Write(encodeEntry(key, e))
+	_, err = tmp.Write(encodeEntry(st.seed, key, e))
 	if err == nil && syncEntries {
 		err = tmp.Sync()
 	}
@@ -1181,14 +1206,14 @@ func (st *fnState) setSeparate(ctx context.Context, key string, e store.Entry) e
 		// Announce the change, make it, report it done: a process that
 		// read the file between the first two keeps nothing, and if this
 		// one dies before the last, the next writer reports it for us.
-		st.wbuf = appendSimple(st.wbuf[:0], recIntent, key)
+		st.wbuf = appendSimple(st.wbuf[:0], st.seed, recIntent, key)
 		if err := st.appendRecords(st.wbuf); err != nil {
 			return err
 		}
 		if err := renameInto(tmp.Name(), filepath.Join(st.entDir, entryName(key))); err != nil {
 			return st.errorf("%w", err)
 		}
-		st.wbuf = appendSimple(st.wbuf[:0], recEntry, key)
+		st.wbuf = appendSimple(st.wbuf[:0], st.seed, recEntry, key)
 		return st.appendRecords(st.wbuf)
 	})
 	if err != nil {

@@ -87,7 +87,7 @@ func TestTruncatedThenRegrownToSameSize(t *testing.T) {
 		mustSet(t, a, fn, keyN(i), fmt.Sprint("v", i))
 	}
 	st := a.state(fn)
-	if err := os.Truncate(st.logPath, logHeader); err != nil {
+	if err := os.Truncate(st.logPath, st.start); err != nil { // keep the record naming fn
 		t.Fatal(err)
 	}
 	// Same-sized records in another order, written by another process.
@@ -222,5 +222,106 @@ func TestPlantedSymlinks(t *testing.T) {
 				t.Errorf("the planted link is gone or replaced (%v): the store acted on it", err)
 			}
 		})
+	}
+}
+
+// copyFile copies src to dst, replacing dst.
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLogOfAnotherFunction copies one function's files over another's
+// (a log, or a journal with its entry files) and appends one function's
+// records to another's log: the copied entries must be a miss for the
+// other function, never its cache, and its next write must work.
+func TestLogOfAnotherFunction(t *testing.T) {
+	const fa, fb = "pkg.A", "pkg.B"
+	for _, l := range twoLayouts {
+		t.Run(l.name+"/copied", func(t *testing.T) {
+			dir := t.TempDir()
+			s := newStore(t, dir, l.o)
+			mustSet(t, s, fa, keyN(1), "a's value")
+			mustSet(t, s, fb, keyN(2), "b's value")
+			a, b := s.state(fa), s.state(fb)
+			copyFile(t, a.logPath, b.logPath)
+			if l.o.SeparateFiles {
+				copyFile(t, filepath.Join(a.entDir, entryName(keyN(1))), filepath.Join(b.entDir, entryName(keyN(1))))
+			}
+			for _, r := range []*Store{s, newStore(t, dir, l.o)} {
+				if got := value(t, r, fb, keyN(1)); got != "<miss>" {
+					t.Fatalf("B serves %q, copied from A's files", got)
+				}
+			}
+			mustSet(t, s, fb, keyN(3), "b again")
+			r := newStore(t, dir, l.o)
+			if got := value(t, r, fb, keyN(3)); got != "b again" {
+				t.Fatalf("B's write after the copy reads %q", got)
+			}
+			if got := value(t, r, fb, keyN(1)); got != "<miss>" {
+				t.Fatalf("B serves %q after its next write", got)
+			}
+			if got := value(t, r, fa, keyN(1)); got != "a's value" {
+				t.Fatalf("A's own entry reads %q", got)
+			}
+		})
+	}
+	t.Run("single/spliced", func(t *testing.T) {
+		dir := t.TempDir()
+		s := newStore(t, dir, Options{})
+		mustSet(t, s, fa, keyN(1), "a's value")
+		mustSet(t, s, fb, keyN(2), "b's value")
+		a, b := s.state(fa), s.state(fb)
+		la, err := os.ReadFile(a.logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A's records, without its file header, appended to B's log.
+		recs := la[a.start:]
+		f, err := os.OpenFile(b.logPath, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Write(recs); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		if got := value(t, newStore(t, dir, Options{}), fb, keyN(1)); got != "<miss>" {
+			t.Fatalf("B serves %q, a record spliced from A's log", got)
+		}
+		if got := value(t, newStore(t, dir, Options{}), fb, keyN(2)); got != "b's value" {
+			t.Fatalf("B's own entry reads %q", got)
+		}
+	})
+}
+
+// TestLogOfTheFirstFormat: a log of the first format (magic
+// "CACHIER\x01", records without the function's seed) is ignored, never
+// misread, and replaced by the next write.
+func TestLogOfTheFirstFormat(t *testing.T) {
+	const fn = "pkg.Old"
+	dir := t.TempDir()
+	s := newStore(t, dir, Options{})
+	st := s.state(fn)
+	old := append([]byte("CACHIER\x01"), appendSet(nil, 0, keyN(1), time.Now(), []byte("old value"))...)
+	if err := os.WriteFile(st.logPath, old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := value(t, s, fn, keyN(1)); got != "<miss>" {
+		t.Fatalf("an old-format log serves %q", got)
+	}
+	mustSet(t, s, fn, keyN(2), "new value")
+	r := newStore(t, dir, Options{})
+	if got := value(t, r, fn, keyN(2)); got != "new value" {
+		t.Fatalf("the write after an old-format log reads %q", got)
+	}
+	if got := value(t, r, fn, keyN(1)); got != "<miss>" {
+		t.Fatalf("the old-format entry reads %q after the rewrite", got)
 	}
 }

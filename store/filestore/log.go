@@ -2,6 +2,7 @@ package filestore
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
@@ -16,12 +17,22 @@ import (
 // each framed as
 //
 //	[4] body length, little endian
-//	[4] CRC-32C (Castagnoli) of the body
+//	[4] CRC-32C (Castagnoli) of the body, seeded with the function's seed
 //	[n] body: type byte, key length (2 bytes LE), key, then by type:
+//	    recFunc   the function's identity (rest)
 //	    recSet    seconds (8), nanoseconds (4), value (rest)
 //	    recMark   expiry in Unix nanoseconds (8), owner (rest)
 //	    recUnmark owner (rest)
 //	    recEntry, recDelete, recClear, recClearMarks, recIntent: nothing
+//
+// The first record is always a recFunc naming the function the log
+// belongs to, with an unseeded checksum, so that a reader can tell whose
+// log it is; every other record's checksum is seeded with 32 bits of the
+// SHA-256 of the identity (fnSeed), so that each record names its function:
+// a log, or records, copied from another function's log never pass the
+// check, and are a miss, never that function's cache. A log without that
+// first record (of the first format, "CACHIER\x01", say) is ignored, and
+// replaced by the next write.
 //
 // A record is valid when its whole body is present and its checksum
 // matches. Reading stops at the first record that is not: a reader that holds
@@ -30,13 +41,14 @@ import (
 // it for the torn tail of a writer that died (or for damage), logs it and
 // truncates the file there before appending.
 const (
-	logMagic  = "CACHIER\x01"
+	logMagic  = "CACHIER\x02"
 	logHeader = int64(len(logMagic))
 	frameLen  = 8
 )
 
 // Record types.
 const (
+	recFunc       = 'F' // the function the log belongs to (the first record)
 	recSet        = 'S' // an entry with its value (single-file layout)
 	recEntry      = 'E' // the entry file of key changed (separate-files layout)
 	recDelete     = 'D' // key's entry is gone
@@ -72,37 +84,51 @@ func beginRecord(dst []byte, typ byte, key string) ([]byte, int) {
 	return dst, start
 }
 
-func finishRecord(dst []byte, start int) []byte {
+func finishRecord(dst []byte, seed uint32, start int) []byte {
 	body := dst[start+frameLen:]
 	binary.LittleEndian.PutUint32(dst[start:], uint32(len(body)))
-	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Checksum(body, castagnoli))
+	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Update(seed, castagnoli, body))
 	return dst
 }
 
-func appendSet(dst []byte, key string, t time.Time, value []byte) []byte {
+// fnSeed is the checksum seed of fn's records: 32 bits of the SHA-256 of
+// its identity.
+func fnSeed(fn string) uint32 {
+	sum := sha256.Sum256([]byte(fn))
+	return binary.LittleEndian.Uint32(sum[16:])
+}
+
+// appendFunc appends the first record of fn's log, which names fn.
+func appendFunc(dst []byte, fn string) []byte {
+	dst, start := beginRecord(dst, recFunc, "")
+	dst = append(dst, fn...)
+	return finishRecord(dst, 0, start)
+}
+
+func appendSet(dst []byte, seed uint32, key string, t time.Time, value []byte) []byte {
 	dst, start := beginRecord(dst, recSet, key)
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(t.Unix()))
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(t.Nanosecond()))
 	dst = append(dst, value...)
-	return finishRecord(dst, start)
+	return finishRecord(dst, seed, start)
 }
 
-func appendMark(dst []byte, key, owner string, exp int64) []byte {
+func appendMark(dst []byte, seed uint32, key, owner string, exp int64) []byte {
 	dst, start := beginRecord(dst, recMark, key)
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(exp))
 	dst = append(dst, owner...)
-	return finishRecord(dst, start)
+	return finishRecord(dst, seed, start)
 }
 
-func appendUnmark(dst []byte, key, owner string) []byte {
+func appendUnmark(dst []byte, seed uint32, key, owner string) []byte {
 	dst, start := beginRecord(dst, recUnmark, key)
 	dst = append(dst, owner...)
-	return finishRecord(dst, start)
+	return finishRecord(dst, seed, start)
 }
 
-func appendSimple(dst []byte, typ byte, key string) []byte {
+func appendSimple(dst []byte, seed uint32, typ byte, key string) []byte {
 	dst, start := beginRecord(dst, typ, key)
-	return finishRecord(dst, start)
+	return finishRecord(dst, seed, start)
 }
 
 // parseRecord decodes a body whose checksum has been verified.
@@ -136,6 +162,11 @@ func parseRecord(body []byte) (record, error) {
 		r.owner = string(rest[8:])
 	case recUnmark:
 		r.owner = string(rest)
+	case recFunc:
+		if kl != 0 {
+			return record{}, errDamaged
+		}
+		r.value = rest
 	case recEntry, recDelete, recClear, recClearMarks, recIntent:
 		if len(rest) != 0 {
 			return record{}, errDamaged
@@ -148,7 +179,7 @@ func parseRecord(body []byte) (record, error) {
 
 // readRecordAt reads and verifies the record of n bytes (frame included) at
 // off, for a Get. buf is reused when large enough.
-func readRecordAt(f *os.File, off, n int64) (record, error) {
+func readRecordAt(f *os.File, seed uint32, off, n int64) (record, error) {
 	if n < frameLen+3 || n > 1<<40 {
 		return record{}, errDamaged
 	}
@@ -161,7 +192,7 @@ func readRecordAt(f *os.File, off, n int64) (record, error) {
 	}
 	body := buf[frameLen:]
 	if int64(binary.LittleEndian.Uint32(buf)) != n-frameLen ||
-		binary.LittleEndian.Uint32(buf[4:]) != crc32.Checksum(body, castagnoli) {
+		binary.LittleEndian.Uint32(buf[4:]) != crc32.Update(seed, castagnoli, body) {
 		return record{}, errDamaged
 	}
 	return parseRecord(body)
@@ -183,7 +214,7 @@ type scanner struct {
 // valid during the call). It returns the offset after the last valid record,
 // and damaged is true when it stopped before end at a record that is
 // incomplete, fails its checksum or does not parse.
-func (s *scanner) scan(f *os.File, off, end int64, fn func(off, n int64, r record)) (next int64, damaged bool, err error) {
+func (s *scanner) scan(f *os.File, seed uint32, off, end int64, fn func(off, n int64, r record)) (next int64, damaged bool, err error) {
 	s.lastOff = -1
 	if off >= end {
 		return off, false, nil
@@ -214,7 +245,7 @@ func (s *scanner) scan(f *os.File, off, end int64, fn func(off, n int64, r recor
 		if _, err := io.ReadFull(s.br, body); err != nil {
 			return off, true, readErr(err)
 		}
-		if binary.LittleEndian.Uint32(frame[4:]) != crc32.Checksum(body, castagnoli) {
+		if binary.LittleEndian.Uint32(frame[4:]) != crc32.Update(seed, castagnoli, body) {
 			return off, true, nil
 		}
 		r, perr := parseRecord(body)
@@ -238,4 +269,37 @@ func readErr(err error) error {
 		return nil
 	}
 	return err
+}
+
+// maxHead bounds the first record of a log: an identity longer than that is
+// not one a store wrote.
+const maxHead = 1 << 20
+
+// readHead reads the first record of the log f of size bytes, which names
+// the function the log belongs to. It returns the identity, the frame of
+// the record and the offset after it; ok is false when there is no such
+// record.
+func readHead(f *os.File, size int64) (fn string, frame [frameLen]byte, next int64, ok bool, err error) {
+	if size < logHeader+frameLen+3 {
+		return "", frame, 0, false, nil
+	}
+	if _, err := f.ReadAt(frame[:], logHeader); err != nil {
+		return "", frame, 0, false, readErr(err)
+	}
+	bl := int64(binary.LittleEndian.Uint32(frame[:]))
+	if bl < 3 || bl > maxHead || bl > size-logHeader-frameLen {
+		return "", frame, 0, false, nil
+	}
+	body := make([]byte, bl)
+	if _, err := f.ReadAt(body, logHeader+frameLen); err != nil {
+		return "", frame, 0, false, readErr(err)
+	}
+	if binary.LittleEndian.Uint32(frame[4:]) != crc32.Checksum(body, castagnoli) {
+		return "", frame, 0, false, nil
+	}
+	r, err := parseRecord(body)
+	if err != nil || r.typ != recFunc {
+		return "", frame, 0, false, nil
+	}
+	return string(r.value), frame, logHeader + frameLen + bl, true, nil
 }
