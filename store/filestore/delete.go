@@ -23,21 +23,21 @@ func (s *Store) Delete(ctx context.Context, fn, key string) error {
 			if _, ok := st.index[key]; !ok {
 				return nil
 			}
-			st.wbuf = appendSimple(st.wbuf[:0], recDelete, key)
+			st.wbuf = appendSimple(st.wbuf[:0], st.seed, recDelete, key)
 			return st.appendRecords(st.wbuf)
 		}
 		path := filepath.Join(st.entDir, entryName(key))
 		if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
-		st.wbuf = appendSimple(st.wbuf[:0], recIntent, key)
+		st.wbuf = appendSimple(st.wbuf[:0], st.seed, recIntent, key)
 		if err := st.appendRecords(st.wbuf); err != nil {
 			return err
 		}
 		if err := removeAll([]string{path}); err != nil {
 			return st.errorf("%w", err)
 		}
-		st.wbuf = appendSimple(st.wbuf[:0], recDelete, key)
+		st.wbuf = appendSimple(st.wbuf[:0], st.seed, recDelete, key)
 		return st.appendRecords(st.wbuf)
 	})
 }
