@@ -2,9 +2,11 @@ package codec
 
 import (
 	"errors"
+	"fmt"
 	"math/big"
 	"net/netip"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -305,5 +307,47 @@ func TestJSONPayloadIsPlainJSON(t *testing.T) {
 	want := Header{Codec: "json", Version: 1, Compression: "none", Fingerprint: Fingerprint("json", []reflect.Type{reflect.TypeOf(""), reflect.TypeOf(0)})}
 	if err != nil || h != want || string(rest) != `["hi",7]` {
 		t.Fatalf("ReadHeader = %+v, %q, %v; want %+v", h, rest, err, want)
+	}
+}
+
+// TestConcurrentPlans: one plan encodes and decodes from many goroutines
+// at once (its pooled map temporaries included), and every round trip is
+// exact; run with -race.
+func TestConcurrentPlans(t *testing.T) {
+	type val struct {
+		M map[string]map[pointKey][]any
+		S []map[int]string
+	}
+	p, err := NewPlan(Default(), []reflect.Type{reflect.TypeOf(val{})}, "s2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	for g := range 8 {
+		go func() {
+			for i := range 200 {
+				v := val{
+					M: map[string]map[pointKey][]any{"g": {{X: g, Y: i}: {g, "s", nil}}, "e": {}},
+					S: []map[int]string{{i: strings.Repeat("x", i*10)}, nil, {}},
+				}
+				b, err := p.Encode([]reflect.Value{reflect.ValueOf(v)})
+				if err == nil {
+					var out []reflect.Value
+					if out, err = p.Decode(b); err == nil && !reflect.DeepEqual(out[0].Interface(), v) {
+						err = fmt.Errorf("goroutine %d round %d: got %#v", g, i, out[0])
+					}
+				}
+				if err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
 	}
 }
