@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"github.com/cachier-go/cachier/store"
 	"hash/crc32"
 	"io"
 	"math/rand/v2"
@@ -14,6 +13,8 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/cachier-go/cachier/store"
 )
 
 // The tests run helper processes by running the test binary again with
