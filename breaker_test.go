@@ -87,7 +87,7 @@ func TestBreakerSkipsFailingStore(t *testing.T) {
 	st := &switchable{Store: memstore.New()}
 	var calls atomic.Int64
 	f := func(ctx context.Context, x int) (int, error) { calls.Add(1); return x * 2, nil }
-	if err := cachier.Decorate(&f, cachier.Tag("backend=ctl,name=core.breaker.unit"), cachier.WithStore("ctl", st)); err != nil {
+	if err := cachier.Decorate(&f, runTag("backend=ctl,name=core.breaker.unit"), cachier.WithStore("ctl", st)); err != nil {
 		t.Fatal(err)
 	}
 	h, _ := cachier.Of(&f)
@@ -164,7 +164,7 @@ func TestBreakerProbeIsOne(t *testing.T) {
 	hang := &hangingGet{switchable: inner, hold: &hold, entered: entered, release: release}
 	var calls atomic.Int64
 	f := func(ctx context.Context, x int) (int, error) { calls.Add(1); return x, nil }
-	if err := cachier.Decorate(&f, cachier.Tag("backend=ctl,name=core.breaker.probe"), cachier.WithStore("ctl", hang)); err != nil {
+	if err := cachier.Decorate(&f, runTag("backend=ctl,name=core.breaker.probe"), cachier.WithStore("ctl", hang)); err != nil {
 		t.Fatal(err)
 	}
 	h, _ := cachier.Of(&f)

@@ -47,7 +47,7 @@ func TestFailureSharedWithWaiters(t *testing.T) {
 		<-gate
 		return 0, fmt.Errorf("call %d: %w", calls.Load(), boom)
 	}
-	if err := cachier.Decorate(&f, cachier.Tag("backend=memory,name=core.flight.fail")); err != nil {
+	if err := cachier.Decorate(&f, runTag("backend=memory,name=core.flight.fail")); err != nil {
 		t.Fatal(err)
 	}
 	const n = 10
@@ -80,7 +80,7 @@ func TestStoreOutageStillDeduplicates(t *testing.T) {
 		<-gate
 		return x * 2, nil
 	}
-	if err := cachier.Decorate(&f, cachier.Tag("backend=down,name=core.flight.outage"), cachier.WithStore("down", &failing{})); err != nil {
+	if err := cachier.Decorate(&f, runTag("backend=down,name=core.flight.outage"), cachier.WithStore("down", &failing{})); err != nil {
 		t.Fatal(err)
 	}
 	const n = 20
@@ -115,7 +115,7 @@ func TestPanicWaitersComputeThemselves(t *testing.T) {
 		}
 		return x, nil
 	}
-	if err := cachier.Decorate(&f, cachier.Tag("backend=memory,name=core.flight.panic")); err != nil {
+	if err := cachier.Decorate(&f, runTag("backend=memory,name=core.flight.panic")); err != nil {
 		t.Fatal(err)
 	}
 	leader := make(chan any)
@@ -159,7 +159,7 @@ func TestLeaderCancelledNotShared(t *testing.T) {
 		}
 		return x, nil
 	}
-	if err := cachier.Decorate(&f, cachier.Tag("backend=memory,name=core.flight.cancel")); err != nil {
+	if err := cachier.Decorate(&f, runTag("backend=memory,name=core.flight.cancel")); err != nil {
 		t.Fatal(err)
 	}
 	lctx, cancel := context.WithCancel(ctx)
@@ -201,7 +201,7 @@ func TestClearBeingCalculatedReleasesWaiters(t *testing.T) {
 				}
 				return x, nil
 			}
-			if err := cachier.Decorate(&f, cachier.Tag(tag)); err != nil {
+			if err := cachier.Decorate(&f, runTag(tag)); err != nil {
 				t.Fatal(err)
 			}
 			go f(ctx, 5) // hangs until the test ends
@@ -233,7 +233,7 @@ func TestClearBeingCalculatedReleasesWaiters(t *testing.T) {
 // fix the hung calculation's heartbeat re-marked the key within mark_ttl/3.
 func TestClearBeingCalculatedStopsRenewal(t *testing.T) {
 	reset(t)
-	tag := cachier.Tag("backend=file,name=core.flight.renewal,mark_ttl=90ms,cache_dir=" + t.TempDir())
+	tag := runTag("backend=file,name=core.flight.renewal,mark_ttl=90ms,cache_dir=" + t.TempDir())
 	var calls atomic.Int64
 	hung := make(chan struct{})
 	defer close(hung)
@@ -269,4 +269,17 @@ func TestClearBeingCalculatedStopsRenewal(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the other caller still waits on the mark of the released calculation")
 	}
+}
+
+var runSeq atomic.Int64
+
+// runTag is cachier.Tag(spec) with a key_prefix of its own, so that a test
+// run again in one process (go test -count=N) never finds the entries of
+// its previous run in the process's memory store.
+func runTag(spec string) cachier.Option {
+	prefix := fmt.Sprintf("key_prefix=run%d", runSeq.Add(1))
+	if spec == "" {
+		return cachier.Tag(prefix)
+	}
+	return cachier.Tag(spec + "," + prefix)
 }

@@ -43,7 +43,7 @@ func TestRefreshPanicRecovered(t *testing.T) {
 		}
 		return x, nil
 	}
-	if err := cachier.Decorate(&f, cachier.Tag("backend=memory,name=core.nexttime.panic,next_time")); err != nil {
+	if err := cachier.Decorate(&f, runTag("backend=memory,name=core.nexttime.panic,next_time")); err != nil {
 		t.Fatal(err)
 	}
 	f(ctx, 1)
@@ -106,7 +106,7 @@ func testOneRefreshPerStalePeriod(t *testing.T, kind string) {
 	var calls atomic.Int64
 	body := func(ctx context.Context, x int) (int64, error) { return calls.Add(1), nil }
 	fA, fB := body, body
-	tag := cachier.Tag("backend=s,name=core.nexttime.once." + kind + ",next_time")
+	tag := runTag("backend=s,name=core.nexttime.once." + kind + ",next_time")
 	if err := cachier.Decorate(&fA, tag, cachier.WithStore("s", stA)); err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestFutureEntryIsStale(t *testing.T) {
 	st.afterGet = func(e *store.Entry) { e.Time = e.Time.Add(time.Duration(skew.Load())) }
 	var calls atomic.Int64
 	f := func(ctx context.Context, x int) (int64, error) { return calls.Add(1), nil }
-	if err := cachier.Decorate(&f, cachier.Tag("backend=skewed,name=core.nexttime.future"), cachier.WithStore("skewed", st)); err != nil {
+	if err := cachier.Decorate(&f, runTag("backend=skewed,name=core.nexttime.future"), cachier.WithStore("skewed", st)); err != nil {
 		t.Fatal(err)
 	}
 	f(ctx, 1)

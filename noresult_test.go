@@ -25,7 +25,7 @@ func TestNoResultIsNone(t *testing.T) {
 				if backend == "file" {
 					s += ",cache_dir=" + t.TempDir()
 				}
-				return cachier.Tag(s)
+				return runTag(s)
 			}
 			var sent atomic.Int64
 			send := func(ctx context.Context, x int) error { sent.Add(1); return nil }

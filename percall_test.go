@@ -21,7 +21,7 @@ func TestWithStaleAfter(t *testing.T) {
 	}
 	count := func(ctx context.Context, x int) int64 { return calls.Add(1) }
 	s := svc{Never: count, Short: count}
-	if err := cachier.Decorate(&s); err != nil {
+	if err := cachier.Decorate(&s, runTag("")); err != nil {
 		t.Fatal(err)
 	}
 	s.Never(ctx, 1)                  // 1
@@ -57,7 +57,7 @@ func TestWithNextTime(t *testing.T) {
 		return n
 	}
 	s := svc{Off: count, On: count}
-	if err := cachier.Decorate(&s); err != nil {
+	if err := cachier.Decorate(&s, runTag("")); err != nil {
 		t.Fatal(err)
 	}
 	s.Off(ctx, 1) // 1

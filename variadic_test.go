@@ -27,7 +27,7 @@ func TestVariadicEveryPath(t *testing.T) {
 				calls.Add(1)
 				return strings.Join(parts, sep)
 			}
-			if err := cachier.Decorate(&join, cachier.Tag(tag)); err != nil {
+			if err := cachier.Decorate(&join, runTag(tag)); err != nil {
 				t.Fatal(err)
 			}
 			check := func(path, got, want string, wantCalls int64) {
@@ -54,7 +54,7 @@ func TestVariadicAny(t *testing.T) {
 	reset(t)
 	var calls atomic.Int64
 	count := func(xs ...any) int { calls.Add(1); return len(xs) }
-	if err := cachier.Decorate(&count, cachier.Tag("backend=memory,name=core.variadic.any")); err != nil {
+	if err := cachier.Decorate(&count, runTag("backend=memory,name=core.variadic.any")); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
@@ -90,7 +90,7 @@ func testVariadicContextPaths(t *testing.T, backend string) {
 		if backend == "file" {
 			s += ",cache_dir=" + t.TempDir()
 		}
-		return cachier.Tag(s)
+		return runTag(s)
 	}
 	var calls atomic.Int64
 	var block atomic.Bool
@@ -154,7 +154,7 @@ func testVariadicContextPaths(t *testing.T, backend string) {
 	// A failing store: the function is called, spread.
 	st := &failing{}
 	down := func(ctx context.Context, parts ...string) string { return strings.Join(parts, "") }
-	if err := cachier.Decorate(&down, cachier.Tag("backend=down,name=core.variadic.down."+backend), cachier.WithStore("down", st)); err != nil {
+	if err := cachier.Decorate(&down, runTag("backend=down,name=core.variadic.down."+backend), cachier.WithStore("down", st)); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {
