@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -76,6 +77,29 @@ func runHelper(mode string, a helperArgs) error {
 	switch mode {
 	case "set":
 		return s.Set(ctx, a.Fn, a.Key, entryOf(a.Value))
+	case "readonly":
+		// Read keys 0..Keys-1 and print each value (or <miss>, or the
+		// error); then try a write, print its outcome, and read key 0 again.
+		get := func(k int) string {
+			e, err := s.Get(ctx, a.Fn, keyN(k))
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				return "<miss>"
+			case err != nil:
+				return "error: " + err.Error()
+			}
+			return string(e.Value)
+		}
+		for k := range a.Keys {
+			fmt.Fprintln(out, get(k))
+		}
+		if err := s.Set(ctx, a.Fn, keyN(a.Keys), entryOf("new")); err != nil {
+			fmt.Fprintln(out, "write refused")
+		} else {
+			fmt.Fprintln(out, "write accepted")
+		}
+		fmt.Fprintln(out, get(0))
+		return out.Flush()
 	case "setmany":
 		// Write keys Version .. Version+Keys-1, each worth Value and its number.
 		for i := a.Version; i < a.Version+int64(a.Keys); i++ {

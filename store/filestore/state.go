@@ -161,6 +161,11 @@ func (st *fnState) refresh(locked bool) error {
 		return err
 	}
 	f, err := openFile(st.logPath, true)
+	if err != nil && readOnly(err) {
+		// A shared cache this process may only read (a read-only
+		// directory or file system): serve it; writes fail later.
+		f, err = openFile(st.logPath, false)
+	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			st.reset(nil, nil)
