@@ -56,6 +56,22 @@ type Entry struct {
 	// Time is when the result was computed. Stores keep it to at least
 	// millisecond precision; freshness is judged on it by the core.
 	Time time.Time
+
+	// Expires is when the entry stops being served (the function's
+	// expire_after past Time); zero means never. Stores keep it to at least
+	// millisecond precision and return it from Get. Get never returns an
+	// entry whose Expires has passed (by the clock of the process calling
+	// Get): it reports store.ErrNotFound. Stores that can delete an entry
+	// at its expiry by themselves do so (a Redis key TTL, a MongoDB TTL
+	// index); the others keep it until DeleteStale, Delete, Clear or an
+	// overwrite removes it. A Set without Expires removes an earlier
+	// entry's expiry with it.
+	Expires time.Time
+}
+
+// Expired reports whether e has an expiry and it is not after now.
+func (e Entry) Expired(now time.Time) bool {
+	return !e.Expires.IsZero() && !e.Expires.After(now)
 }
 
 // Store is the contract every backend implements. All methods are safe for

@@ -29,7 +29,7 @@ func (st *fnState) maybeCompact() {
 		_, damaged, err := st.sc.scan(old, st.seed, st.start, end, func(off, _ int64, r record) {
 			if r.typ == recSet {
 				if l, ok := st.index[r.key]; ok && l.off == off {
-					buf = appendSet(buf[:0], st.seed, r.key, time.Unix(r.sec, int64(r.nsec)), r.value)
+					buf = appendSet(buf[:0], st.seed, r.key, time.Unix(r.sec, int64(r.nsec)), r.exp, r.value)
 					w.Write(buf)
 				}
 			}

@@ -18,9 +18,9 @@ const fuzzFn = "pkg.Fuzz"
 func validLog() []byte {
 	seed := fnSeed(fuzzFn)
 	b := append([]byte(logMagic), appendFunc(nil, fuzzFn)...)
-	b = appendSet(b, seed, keyN(1), time.Unix(1_700_000_000, 5), []byte("one"))
+	b = appendSet(b, seed, keyN(1), time.Unix(1_700_000_000, 5), 0, []byte("one"))
 	b = appendMark(b, seed, keyN(2), "owner", time.Now().Add(time.Hour).UnixNano())
-	b = appendSet(b, seed, keyN(2), time.Unix(1_700_000_001, 0), []byte("two"))
+	b = appendSet(b, seed, keyN(2), time.Unix(1_700_000_001, 0), 0, []byte("two"))
 	b = appendSimple(b, seed, recDelete, keyN(1))
 	b = appendUnmark(b, seed, keyN(3), "x")
 	return b

@@ -309,7 +309,7 @@ func TestLogOfTheFirstFormat(t *testing.T) {
 	dir := t.TempDir()
 	s := newStore(t, dir, Options{})
 	st := s.state(fn)
-	old := append([]byte("CACHIER\x01"), appendSet(nil, 0, keyN(1), time.Now(), []byte("old value"))...)
+	old := append([]byte("CACHIER\x01"), appendSet(nil, 0, keyN(1), time.Now(), 0, []byte("old value"))...)
 	if err := os.WriteFile(st.logPath, old, 0o600); err != nil {
 		t.Fatal(err)
 	}

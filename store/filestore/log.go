@@ -21,6 +21,8 @@ import (
 //	[n] body: type byte, key length (2 bytes LE), key, then by type:
 //	    recFunc   the function's identity (rest)
 //	    recSet    seconds (8), nanoseconds (4), value (rest)
+//	    recSetExp seconds (8), nanoseconds (4), expiry in Unix nanoseconds
+//	              (8, positive), value (rest): an entry with an Expires
 //	    recMark   expiry in Unix nanoseconds (8), owner (rest)
 //	    recUnmark owner (rest)
 //	    recEntry, recDelete, recClear, recClearMarks, recIntent: nothing
@@ -50,6 +52,7 @@ const (
 const (
 	recFunc       = 'F' // the function the log belongs to (the first record)
 	recSet        = 'S' // an entry with its value (single-file layout)
+	recSetExp     = 'X' // recSet with an expiry; parsed as a recSet whose exp is set
 	recEntry      = 'E' // the entry file of key changed (separate-files layout)
 	recDelete     = 'D' // key's entry is gone
 	recMark       = 'M' // key is being calculated by owner until expiry
@@ -70,7 +73,7 @@ type record struct {
 	sec   int64
 	nsec  uint32
 	value []byte
-	exp   int64
+	exp   int64 // recMark: the mark's expiry; recSet: the entry's, 0 for none (Unix nanoseconds)
 	owner string
 }
 
@@ -105,10 +108,19 @@ func appendFunc(dst []byte, fn string) []byte {
 	return finishRecord(dst, 0, start)
 }
 
-func appendSet(dst []byte, seed uint32, key string, t time.Time, value []byte) []byte {
-	dst, start := beginRecord(dst, recSet, key)
+// appendSet appends an entry's record; exp is its expiry in Unix
+// nanoseconds (expNanos), 0 for none.
+func appendSet(dst []byte, seed uint32, key string, t time.Time, exp int64, value []byte) []byte {
+	typ := byte(recSet)
+	if exp != 0 {
+		typ = recSetExp
+	}
+	dst, start := beginRecord(dst, typ, key)
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(t.Unix()))
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(t.Nanosecond()))
+	if exp != 0 {
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(exp))
+	}
 	dst = append(dst, value...)
 	return finishRecord(dst, seed, start)
 }
@@ -144,7 +156,7 @@ func parseRecord(body []byte) (record, error) {
 	r.key = string(body[3 : 3+kl])
 	rest := body[3+kl:]
 	switch r.typ {
-	case recSet:
+	case recSet, recSetExp:
 		if len(rest) < 12 {
 			return record{}, errDamaged
 		}
@@ -154,6 +166,15 @@ func parseRecord(body []byte) (record, error) {
 			return record{}, errDamaged
 		}
 		r.value = rest[12:]
+		if r.typ == recSetExp {
+			if len(rest) < 20 {
+				return record{}, errDamaged
+			}
+			r.typ, r.exp, r.value = recSet, int64(binary.LittleEndian.Uint64(rest[12:])), rest[20:]
+			if r.exp <= 0 {
+				return record{}, errDamaged
+			}
+		}
 	case recMark:
 		if len(rest) < 8 {
 			return record{}, errDamaged

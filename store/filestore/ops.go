@@ -57,7 +57,11 @@ func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
 		if err != nil {
 			return store.Entry{}, st.errorf("reading %s: %w", st.logPath, err)
 		}
-		return store.Entry{Value: r.value, Time: time.Unix(r.sec, int64(r.nsec))}, nil
+		e := store.Entry{Value: r.value, Time: time.Unix(r.sec, int64(r.nsec)), Expires: expTime(r.exp)}
+		if e.Expired(time.Now()) {
+			return store.Entry{}, store.ErrNotFound
+		}
+		return e, nil
 	}
 }
 
@@ -71,7 +75,7 @@ func (s *Store) Set(ctx context.Context, fn, key string, e store.Entry) error {
 		return st.setSeparate(ctx, key, e)
 	}
 	return st.locked(ctx, func() error {
-		st.wbuf = appendSet(st.wbuf[:0], st.seed, key, e.Time, e.Value)
+		st.wbuf = appendSet(st.wbuf[:0], st.seed, key, e.Time, expNanos(e.Expires), e.Value)
 		err := st.appendRecords(st.wbuf)
 		if cap(st.wbuf) > 1<<20 {
 			st.wbuf = nil

@@ -4,7 +4,6 @@
 package filestore
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -48,19 +47,31 @@ func (st *fnState) finishPending() error {
 //	    function's directory is a miss
 //	[2] key length, [k] key
 //	[8] seconds, [4] nanoseconds
+//	[8] expiry in Unix nanoseconds, positive (only after entryMagicExp)
 //	[n] value
 const entryMagic = "CACHENT\x02"
+
+// entryMagicExp starts the entry files of entries with an Expires.
+const entryMagicExp = "CACHENX\x02"
 
 const entryFixed = len(entryMagic) + 4 + 2
 
 func encodeEntry(seed uint32, key string, e store.Entry) []byte {
-	b := make([]byte, 0, entryFixed+len(key)+12+len(e.Value))
-	b = append(b, entryMagic...)
+	exp := expNanos(e.Expires)
+	b := make([]byte, 0, entryFixed+len(key)+20+len(e.Value))
+	if exp != 0 {
+		b = append(b, entryMagicExp...)
+	} else {
+		b = append(b, entryMagic...)
+	}
 	b = append(b, 0, 0, 0, 0)
 	b = binary.LittleEndian.AppendUint16(b, uint16(len(key)))
 	b = append(b, key...)
 	b = binary.LittleEndian.AppendUint64(b, uint64(e.Time.Unix()))
 	b = binary.LittleEndian.AppendUint32(b, uint32(e.Time.Nanosecond()))
+	if exp != 0 {
+		b = binary.LittleEndian.AppendUint64(b, uint64(exp))
+	}
 	b = append(b, e.Value...)
 	binary.LittleEndian.PutUint32(b[len(entryMagic):], crc32.Update(seed, castagnoli, b[len(entryMagic)+4:]))
 	return b
@@ -70,9 +81,13 @@ func encodeEntry(seed uint32, key string, e store.Entry) []byte {
 // it is damaged. When full is false b may be only the file's beginning, and
 // the checksum and value are not checked.
 func decodeEntry(b []byte, seed uint32, full bool) (key string, t time.Time, value []byte, ok bool) {
-	if len(b) < entryFixed || string(b[:len(entryMagic)]) != entryMagic {
-		return "", time.Time{}, nil, false
-	}
+	key, t, _, value, ok = decodeEntryExp(b, seed, full)
+	return key, t, value, ok
+}
+
+// decodeEntryBody decodes an entry file whose magic number has been
+// checked (decodeEntryExp).
+func decodeEntryBody(b []byte, seed uint32, full bool) (key string, t time.Time, value []byte, ok bool) {
 	if full && binary.LittleEndian.Uint32(b[len(entryMagic):]) != crc32.Update(seed, castagnoli, b[len(entryMagic)+4:]) {
 		return "", time.Time{}, nil, false
 	}
@@ -118,7 +133,7 @@ func (st *fnState) getSeparate(key string) (store.Entry, error) {
 		if !c.present {
 			return store.Entry{}, store.ErrNotFound
 		}
-		return store.Entry{Value: bytes.Clone(c.value), Time: c.t}, nil
+		return c.entry()
 	}
 	epoch := st.epoch
 	st.mu.Unlock()
@@ -131,12 +146,12 @@ func (st *fnState) getSeparate(key string) (store.Entry, error) {
 	case err != nil:
 		return store.Entry{}, st.errorf("%w", err)
 	default:
-		k, t, v, ok := decodeEntry(b, st.seed, true)
+		k, t, exp, v, ok := decodeEntryExp(b, st.seed, true)
 		if !ok || k != key {
 			st.s.logger().Warn("cachier: file store: damaged entry file ignored; the next write replaces it",
 				"file", path, "function", st.fn, "key", key)
 		} else {
-			c = centry{present: true, hasValue: true, value: v, t: t}
+			c = centry{present: true, hasValue: true, value: v, t: t, exp: exp}
 			if v == nil {
 				c.value = []byte{}
 			}
@@ -160,7 +175,7 @@ func (st *fnState) getSeparate(key string) (store.Entry, error) {
 		return store.Entry{}, store.ErrNotFound
 	}
 	// c.value is shared with the cache now: hand out a copy.
-	return store.Entry{Value: bytes.Clone(c.value), Time: c.t}, nil
+	return c.entry()
 }
 
 func (st *fnState) setSeparate(ctx context.Context, key string, e store.Entry) error {

@@ -71,6 +71,7 @@ type centry struct {
 	hasValue bool
 	value    []byte
 	t        time.Time
+	exp      time.Time // the entry's Expires
 }
 
 type mark struct {

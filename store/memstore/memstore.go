@@ -39,6 +39,7 @@ type item struct {
 	value any
 	hasV  bool
 	time  time.Time
+	exp   time.Time     // store.Entry.Expires; zero: never
 	size  int64         // bytes counted against maxBytes
 	used  atomic.Uint64 // the fnCache's clock at the last write or hit, when bounded
 }
@@ -72,15 +73,15 @@ func (s *Store) Get(_ context.Context, fn, key string) (store.Entry, error) {
 		c.touch(it)
 	}
 	c.mu.RUnlock()
-	if !ok || !it.hasB {
+	if !ok || !it.hasB || (!it.exp.IsZero() && !it.exp.After(time.Now())) {
 		return store.Entry{}, store.ErrNotFound
 	}
-	return store.Entry{Value: append([]byte{}, it.bytes...), Time: it.time}, nil
+	return store.Entry{Value: append([]byte{}, it.bytes...), Time: it.time, Expires: it.exp}, nil
 }
 
 // Set implements store.Store. It keeps a copy of e.Value.
 func (s *Store) Set(_ context.Context, fn, key string, e store.Entry) error {
-	it := &item{bytes: append([]byte{}, e.Value...), hasB: true, time: e.Time, size: int64(len(e.Value))}
+	it := &item{bytes: append([]byte{}, e.Value...), hasB: true, time: e.Time, exp: e.Expires, size: int64(len(e.Value))}
 	c := s.fn(fn)
 	c.mu.Lock()
 	c.put(key, it)

@@ -24,7 +24,13 @@
 //
 //	{_id: "<len(key)>:<key>:<fn>", fn: <function identity>, key: <key>,
 //	 value: <binary>, size: <len(value)>, time: <date>, stale: false, processing: <bool>,
-//	 completed: <bool>, owner: <mark owner>, expires: <date>, token: <random>}
+//	 completed: <bool>, owner: <mark owner>, expires: <date>, token: <random>,
+//	 expire_at: <date>}
+//
+// where expires is the mark's expiry and expire_at the entry's
+// (store.Entry.Expires; absent when it has none). Get reports an entry past
+// its expire_at as store.ErrNotFound, whether or not a TTL index has
+// removed it yet.
 //
 // with a unique index on (fn, key), named "cachier_fn_key", which the store
 // creates (if missing) the first time it gets the collection. The _id is
@@ -139,8 +145,9 @@ const (
 	fieldCompleted  = "completed"
 	fieldOwner      = "owner"
 	fieldExpires    = "expires"
-	fieldToken      = "token"   // names the mark state; replaced by each mark taken over
-	fieldClaimed    = "claimed" // in a claim document: when it was made
+	fieldToken      = "token"     // names the mark state; replaced by each mark taken over
+	fieldExpireAt   = "expire_at" // the entry's store.Entry.Expires, absent for none
+	fieldClaimed    = "claimed"   // in a claim document: when it was made
 )
 
 // Store is a store.Store in a MongoDB collection. It is safe for concurrent
@@ -266,12 +273,19 @@ func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
 	if !ok {
 		return store.Entry{}, store.ErrNotFound
 	}
-	// The driver may reuse the reply's buffer; the entry gets its own bytes.
-	v := bytes.Clone(data)
-	if v == nil {
-		v = []byte{}
+	e := store.Entry{Time: t}
+	if x, ok := raw.Lookup(fieldExpireAt).TimeOK(); ok {
+		e.Expires = x
+		if e.Expired(time.Now()) {
+			return store.Entry{}, store.ErrNotFound // not yet removed by a TTL index
+		}
 	}
-	return store.Entry{Value: v, Time: t}, nil
+	// The driver may reuse the reply's buffer; the entry gets its own bytes.
+	e.Value = bytes.Clone(data)
+	if e.Value == nil {
+		e.Value = []byte{}
+	}
+	return e, nil
 }
 
 // Set implements store.Store.
@@ -285,18 +299,25 @@ func (s *Store) Set(ctx context.Context, fn, key string, e store.Entry) error {
 	if v == nil {
 		v = []byte{}
 	}
+	set := bson.D{
+		{Key: fieldFn, Value: fn},
+		{Key: fieldKey, Value: key},
+		{Key: fieldValue, Value: bson.Binary{Subtype: bson.TypeBinaryGeneric, Data: v}},
+		{Key: fieldSize, Value: int64(len(v))},
+		{Key: fieldTime, Value: bson.NewDateTimeFromTime(e.Time)},
+		{Key: fieldStale, Value: false},
+		{Key: fieldProcessing, Value: false},
+		{Key: fieldCompleted, Value: true},
+	}
+	unset := bson.D{{Key: fieldOwner, Value: ""}, {Key: fieldExpires, Value: ""}}
+	if e.Expires.IsZero() {
+		unset = append(unset, bson.E{Key: fieldExpireAt, Value: ""})
+	} else {
+		set = append(set, bson.E{Key: fieldExpireAt, Value: bson.NewDateTimeFromTime(e.Expires)})
+	}
 	update := bson.D{
-		{Key: "$set", Value: bson.D{
-			{Key: fieldFn, Value: fn},
-			{Key: fieldKey, Value: key},
-			{Key: fieldValue, Value: bson.Binary{Subtype: bson.TypeBinaryGeneric, Data: v}},
-			{Key: fieldSize, Value: int64(len(v))},
-			{Key: fieldTime, Value: bson.NewDateTimeFromTime(e.Time)},
-			{Key: fieldStale, Value: false},
-			{Key: fieldProcessing, Value: false},
-			{Key: fieldCompleted, Value: true},
-		}},
-		{Key: "$unset", Value: bson.D{{Key: fieldOwner, Value: ""}, {Key: fieldExpires, Value: ""}}},
+		{Key: "$set", Value: set},
+		{Key: "$unset", Value: unset},
 		{Key: "$setOnInsert", Value: bson.D{{Key: fieldToken, Value: newToken()}}},
 	}
 	opts := options.UpdateOne().SetUpsert(true)

@@ -27,8 +27,12 @@
 // leave the keys without a common tag.) Under the base:
 //
 //	<base>e:<key>   hash, one per entry: field "v" is the value, byte for
-//	                byte, and field "t" the entry's Time in microseconds since
-//	                the Unix epoch (decimal). No expiry.
+//	                byte, field "t" the entry's Time in microseconds since
+//	                the Unix epoch (decimal), and for an entry with an
+//	                Expires, field "x", its Expires in milliseconds since the
+//	                epoch, which is also the key's expiry (PEXPIREAT, set by
+//	                the write itself): Redis deletes the entry then. An
+//	                entry without Expires has no key expiry.
 //	<base>m:<key>   string, the being-calculated mark: its value is the owner,
 //	                its expiry the mark's ttl (milliseconds, at least 1).
 //
@@ -208,7 +212,7 @@ func (s *Store) markKey(fn, key string) string  { return s.key(fn, "m:", key) }
 func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
 	ctx, cancel := s.op.Context(ctx)
 	defer cancel()
-	vals, err := s.rdb.HMGet(ctx, s.entryKey(fn, key), "v", "t").Result()
+	vals, err := s.rdb.HMGet(ctx, s.entryKey(fn, key), "v", "t", "x").Result()
 	if err != nil {
 		if isWrongType(err) {
 			// Not written by this store: a miss, which Set replaces.
@@ -226,7 +230,19 @@ func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
 		// Not written by this store: a miss, which the core overwrites.
 		return store.Entry{}, store.ErrNotFound
 	}
-	return store.Entry{Value: []byte(v), Time: time.UnixMicro(us)}, nil
+	e := store.Entry{Value: []byte(v), Time: time.UnixMicro(us)}
+	if x, ok := vals[2].(string); ok {
+		ms, err := strconv.ParseInt(x, 10, 64)
+		if err != nil {
+			return store.Entry{}, store.ErrNotFound
+		}
+		e.Expires = time.UnixMilli(ms)
+		if e.Expired(time.Now()) {
+			// The server's clock has not reached the key's expiry yet.
+			return store.Entry{}, store.ErrNotFound
+		}
+	}
+	return e, nil
 }
 
 // isWrongType reports the server's answer to a command on a key of another
@@ -236,8 +252,10 @@ func isWrongType(err error) bool {
 	return errors.As(err, &re) && strings.HasPrefix(re.Error(), "WRONGTYPE")
 }
 
-// setScript writes the entry hash KEYS[1] (value ARGV[1], time ARGV[2]),
-// deletes the mark KEYS[2] and publishes on channel ARGV[3]. A key of
+// setScript writes the entry hash KEYS[1] (value ARGV[1], time ARGV[2],
+// and expiry ARGV[4] in Unix milliseconds or "" for none, which becomes the
+// key's own expiry too), deletes the mark KEYS[2] and publishes on channel
+// ARGV[3]. A key of
 // another type where the entry belongs (not written by this store) is
 // replaced; an entry hash is overwritten in place, so that a write refused
 // (out of memory, say) leaves it whole. A script runs as one command, like
@@ -248,7 +266,14 @@ local t = redis.call('TYPE', KEYS[1]).ok
 if t ~= 'hash' and t ~= 'none' then
 	redis.call('DEL', KEYS[1])
 end
-redis.call('HSET', KEYS[1], 'v', ARGV[1], 't', ARGV[2])
+if ARGV[4] == '' then
+	redis.call('HSET', KEYS[1], 'v', ARGV[1], 't', ARGV[2])
+	redis.call('HDEL', KEYS[1], 'x')
+	redis.call('PERSIST', KEYS[1])
+else
+	redis.call('HSET', KEYS[1], 'v', ARGV[1], 't', ARGV[2], 'x', ARGV[4])
+	redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+end
 redis.call('DEL', KEYS[2])
 redis.call('PUBLISH', ARGV[3], 'set')
 return 1
@@ -264,8 +289,12 @@ func (s *Store) Set(ctx context.Context, fn, key string, e store.Entry) error {
 	if value == nil {
 		value = []byte{}
 	}
+	exp := ""
+	if !e.Expires.IsZero() {
+		exp = strconv.FormatInt(e.Expires.UnixMilli(), 10)
+	}
 	err := setScript.Run(ctx, s.rdb, []string{base + "e:" + key, base + "m:" + key},
-		value, strconv.FormatInt(e.Time.UnixMicro(), 10), base+"c:"+key).Err()
+		value, strconv.FormatInt(e.Time.UnixMicro(), 10), base+"c:"+key, exp).Err()
 	if err != nil {
 		return fmt.Errorf("cachier: redis set %s %s: %w", fn, key, err)
 	}

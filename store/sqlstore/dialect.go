@@ -61,6 +61,7 @@ var sqliteDialect = dialect{
 	completed       BOOLEAN NOT NULL DEFAULT FALSE,
 	mark_owner      TEXT,
 	mark_expires_us INTEGER,
+	expires_us      INTEGER NOT NULL DEFAULT 0,
 	PRIMARY KEY (function_hash, cache_key)
 )`,
 	upsertMark: true,
@@ -82,6 +83,7 @@ var postgresDialect = dialect{
 	completed       BOOLEAN NOT NULL DEFAULT FALSE,
 	mark_owner      TEXT COLLATE "C",
 	mark_expires_us BIGINT,
+	expires_us      BIGINT  NOT NULL DEFAULT 0,
 	PRIMARY KEY (function_hash, cache_key)
 )`,
 	upsertMark: true,
@@ -111,6 +113,7 @@ var mysqlDialect = dialect{
 	completed       BOOLEAN NOT NULL DEFAULT FALSE,
 	mark_owner      BLOB,
 	mark_expires_us BIGINT,
+	expires_us      BIGINT  NOT NULL DEFAULT 0,
 	PRIMARY KEY (function_hash, cache_key)
 ) ENGINE=InnoDB ROW_FORMAT=DYNAMIC DEFAULT CHARSET=utf8mb4`,
 	upsertMark: false,
@@ -128,14 +131,19 @@ type queries struct {
 }
 
 // cols lists, in order, the columns every INSERT writes.
-const cols = "function_hash, cache_key, function_id, value, timestamp_us, stale, processing, completed, mark_owner, mark_expires_us"
+const cols = "function_hash, cache_key, function_id, value, timestamp_us, stale, processing, completed, mark_owner, mark_expires_us, expires_us"
+
+// expiresColumn is the column added after the first release: the entry's
+// store.Entry.Expires in µs since the Unix epoch, 0 for none. Tables made
+// before it get it from ensureExpiresColumn.
+const expiresColumn = "expires_us BIGINT NOT NULL DEFAULT 0"
 
 // buildQueries writes the statements for table t in dialect d.
 func buildQueries(d *dialect, t string) queries {
 	now := d.nowUS
 	r := func(q string) string { return sqlx.Rebind(d.bind, strings.ReplaceAll(q, "$T", t)) }
 	q := queries{
-		get: r(`SELECT value, timestamp_us FROM $T WHERE function_hash = ? AND cache_key = ? AND completed`),
+		get: r(`SELECT value, timestamp_us, expires_us FROM $T WHERE function_hash = ? AND cache_key = ? AND completed`),
 
 		// Marks: a live mark of another owner blocks; an expired one, one
 		// of the same owner, or none at all is taken. Only the mark columns
@@ -162,24 +170,25 @@ WHERE function_hash = ? AND processing`),
 		// instead, so that waiters on the mark keep waiting.
 		deleteStale: r(`DELETE FROM $T WHERE function_hash = ? AND completed AND timestamp_us < ?
 AND NOT (processing AND mark_expires_us > ` + now + `)`),
-		deleteStaleEmpty: r(`UPDATE $T SET value = NULL, completed = FALSE, timestamp_us = 0
+		deleteStaleEmpty: r(`UPDATE $T SET value = NULL, completed = FALSE, timestamp_us = 0, expires_us = 0
 WHERE function_hash = ? AND completed AND timestamp_us < ?`),
 	}
 	if d.upsertMark {
-		q.set = r(`INSERT INTO $T (` + cols + `) VALUES (?, ?, ?, ?, ?, FALSE, FALSE, TRUE, NULL, NULL)
+		q.set = r(`INSERT INTO $T (` + cols + `) VALUES (?, ?, ?, ?, ?, FALSE, FALSE, TRUE, NULL, NULL, ?)
 ON CONFLICT (function_hash, cache_key) DO UPDATE SET value = excluded.value, timestamp_us = excluded.timestamp_us,
+expires_us = excluded.expires_us,
 stale = FALSE, processing = FALSE, completed = TRUE, mark_owner = NULL, mark_expires_us = NULL`)
-		q.mark = r(`INSERT INTO $T (` + cols + `) VALUES (?, ?, ?, NULL, 0, FALSE, TRUE, FALSE, ?, ` + now + ` + ?)
+		q.mark = r(`INSERT INTO $T (` + cols + `) VALUES (?, ?, ?, NULL, 0, FALSE, TRUE, FALSE, ?, ` + now + ` + ?, 0)
 ON CONFLICT (function_hash, cache_key) DO UPDATE SET processing = TRUE,
 mark_owner = excluded.mark_owner, mark_expires_us = excluded.mark_expires_us
 WHERE $T.processing = FALSE OR $T.mark_owner = excluded.mark_owner OR $T.mark_expires_us <= ` + now)
 	} else {
 		// VALUES(col) rather than MySQL 8's row alias: MariaDB has only the
 		// former, MySQL still accepts it.
-		q.set = r(`INSERT INTO $T (` + cols + `) VALUES (?, ?, ?, ?, ?, FALSE, FALSE, TRUE, NULL, NULL)
-ON DUPLICATE KEY UPDATE value = VALUES(value), timestamp_us = VALUES(timestamp_us),
+		q.set = r(`INSERT INTO $T (` + cols + `) VALUES (?, ?, ?, ?, ?, FALSE, FALSE, TRUE, NULL, NULL, ?)
+ON DUPLICATE KEY UPDATE value = VALUES(value), timestamp_us = VALUES(timestamp_us), expires_us = VALUES(expires_us),
 stale = FALSE, processing = FALSE, completed = TRUE, mark_owner = NULL, mark_expires_us = NULL`)
-		q.markEnsure = r(`INSERT INTO $T (` + cols + `) VALUES (?, ?, ?, NULL, 0, FALSE, FALSE, FALSE, NULL, NULL)
+		q.markEnsure = r(`INSERT INTO $T (` + cols + `) VALUES (?, ?, ?, NULL, 0, FALSE, FALSE, FALSE, NULL, NULL, 0)
 ON DUPLICATE KEY UPDATE cache_key = cache_key`)
 	}
 	return q

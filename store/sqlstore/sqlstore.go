@@ -29,6 +29,12 @@
 //	completed        true when value is an entry; a row that is only a mark is not
 //	mark_owner       the mark's owner
 //	mark_expires_us  when the mark lapses, µs since the Unix epoch, by the database's clock
+//	expires_us       the entry's store.Entry.Expires, µs since the Unix epoch; 0 for none
+//
+// Get reports an entry past its expires_us (by the calling process's clock)
+// as store.ErrNotFound; such rows stay until DeleteStale, Delete, Clear or
+// an overwrite removes them. A table made before expires_us existed gets the
+// column (ALTER TABLE … ADD COLUMN) when the store first uses it.
 //
 // The primary key holds a fixed-width hash of the function identity rather
 // than the identity itself because identities have no length bound while
@@ -219,13 +225,36 @@ func (s *Store) createTable() error {
 		_, err = s.db.ExecContext(ctx, ddl)
 		cancel()
 		if err == nil {
-			return nil
+			if err = s.ensureExpiresColumn(); err == nil {
+				return nil
+			}
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
 			break // the server does not answer: no point in waiting again
 		}
 	}
 	return fmt.Errorf("cachier: sqlstore: create table %s on %s: %w", s.table, s.d.name, err)
+}
+
+// ensureExpiresColumn adds the expires_us column to a table made before it
+// existed. Another process may add it meanwhile: the column being there in
+// the end is success.
+func (s *Store) ensureExpiresColumn() error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+	defer cancel()
+	probe := "SELECT expires_us FROM " + s.table + " WHERE 1 = 0"
+	rows, err := s.db.QueryContext(ctx, probe)
+	if err == nil {
+		return rows.Close()
+	}
+	_, err = s.db.ExecContext(ctx, "ALTER TABLE "+s.table+" ADD COLUMN "+expiresColumn)
+	if err == nil {
+		return nil
+	}
+	if rows, perr := s.db.QueryContext(ctx, probe); perr == nil {
+		return rows.Close()
+	}
+	return err
 }
 
 // prepare prepares every statement once, or with prepared false only
@@ -307,10 +336,10 @@ func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
 	ctx, cancel := s.op.Context(ctx)
 	defer cancel()
 	var (
-		v  []byte
-		ts int64
+		v       []byte
+		ts, exp int64
 	)
-	err := s.get.QueryRowContext(ctx, s.fnHash(fn), key).Scan(&v, &ts)
+	err := s.get.QueryRowContext(ctx, s.fnHash(fn), key).Scan(&v, &ts, &exp)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return store.Entry{}, store.ErrNotFound
@@ -320,7 +349,13 @@ func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
 	if v == nil {
 		v = []byte{}
 	}
-	return store.Entry{Value: v, Time: time.UnixMicro(ts)}, nil
+	e := store.Entry{Value: v, Time: time.UnixMicro(ts)}
+	if exp != 0 {
+		if e.Expires = time.UnixMicro(exp); e.Expired(time.Now()) {
+			return store.Entry{}, store.ErrNotFound
+		}
+	}
+	return e, nil
 }
 
 // Set implements store.Store: one upsert that writes the entry and clears
@@ -335,7 +370,13 @@ func (s *Store) Set(ctx context.Context, fn, key string, e store.Entry) error {
 	if v == nil {
 		v = []byte{} // an empty value, not NULL
 	}
-	if _, err := s.set.ExecContext(ctx, s.fnHash(fn), key, fn, v, e.Time.UnixMicro()); err != nil {
+	var exp int64
+	if !e.Expires.IsZero() {
+		if exp = e.Expires.UnixMicro(); exp == 0 {
+			exp = 1 // the epoch itself, long past; 0 means none
+		}
+	}
+	if _, err := s.set.ExecContext(ctx, s.fnHash(fn), key, fn, v, e.Time.UnixMicro(), exp); err != nil {
 		return fmt.Errorf("cachier: sql set %q %s: %w", fn, key, err)
 	}
 	return nil

@@ -57,6 +57,10 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DeleteAbsent", testDeleteAbsent},
 		{"DeleteOnlyThatEntry", testDeleteOnlyThatEntry},
 		{"DeleteMarked", testDeleteMarked},
+		{"ExpiresKept", testExpiresKept},
+		{"ExpiredNotServed", testExpiredNotServed},
+		{"ExpiresLapses", testExpiresLapses},
+		{"SetWithoutExpiresKeepsEntry", testSetWithoutExpiresKeepsEntry},
 		{"ConcurrentUse", testConcurrentUse},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newStore(t)) })
@@ -492,6 +496,80 @@ func testDeleteMarked(t *testing.T, s store.Store) {
 	mustSet(t, s, fn, key(1), want) // the calculation ends
 	checkEntry(t, mustGet(t, s, fn, key(1)), want)
 	mustMark(t, s, fn, key(1), "c", time.Minute, true) // Set cleared the mark, if any
+	checkEntry(t, mustGet(t, s, fn, key(1)), want)
+}
+
+func checkExpires(t *testing.T, got, want time.Time) {
+	t.Helper()
+	if want.IsZero() || got.IsZero() {
+		if !got.Equal(want) {
+			t.Errorf("Expires = %v, want %v", got, want)
+		}
+		return
+	}
+	if d := got.Sub(want); d < -time.Millisecond || d > time.Millisecond {
+		t.Errorf("Expires = %v, want %v (off by %v)", got, want, d)
+	}
+}
+
+func testExpiresKept(t *testing.T, s store.Store) {
+	fn := fnName(t, "f")
+	want := store.Entry{Value: []byte("for an hour"), Time: now(), Expires: now().Add(time.Hour)}
+	mustSet(t, s, fn, key(1), want)
+	got := mustGet(t, s, fn, key(1))
+	checkEntry(t, got, want)
+	checkExpires(t, got.Expires, want.Expires)
+
+	never := store.Entry{Value: []byte("for ever"), Time: now()}
+	mustSet(t, s, fn, key(2), never)
+	checkExpires(t, mustGet(t, s, fn, key(2)).Expires, time.Time{})
+
+	// An overwrite without Expires drops the earlier one.
+	mustSet(t, s, fn, key(1), never)
+	checkExpires(t, mustGet(t, s, fn, key(1)).Expires, time.Time{})
+}
+
+func testExpiredNotServed(t *testing.T, s store.Store) {
+	fn := fnName(t, "f")
+	kept := store.Entry{Value: []byte("kept"), Time: now()}
+	mustSet(t, s, fn, key(2), kept)
+	for i, exp := range []time.Time{
+		now().Add(-time.Second),
+		now().Add(-24 * time.Hour),
+		time.Unix(0, 0).Add(-time.Hour), // before 1970
+	} {
+		mustSet(t, s, fn, key(1), store.Entry{Value: []byte("expired"), Time: now().Add(-2 * time.Second), Expires: exp})
+		if e, err := s.Get(ctx(t), fn, key(1)); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("case %d: Get of an entry expired at %v = %q, %v; want ErrNotFound", i, exp, e.Value, err)
+		}
+	}
+	checkEntry(t, mustGet(t, s, fn, key(2)), kept)
+	// The key takes a new entry.
+	want := store.Entry{Value: []byte("new"), Time: now(), Expires: now().Add(time.Hour)}
+	mustSet(t, s, fn, key(1), want)
+	checkEntry(t, mustGet(t, s, fn, key(1)), want)
+}
+
+// sleepPast sleeps until the wall clock is past t by a margin.
+func sleepPast(t time.Time) {
+	time.Sleep(time.Until(t) + 20*time.Millisecond)
+}
+
+func testExpiresLapses(t *testing.T, s store.Store) {
+	fn := fnName(t, "f")
+	exp := now().Add(500 * time.Millisecond)
+	mustSet(t, s, fn, key(1), store.Entry{Value: []byte("brief"), Time: now(), Expires: exp})
+	sleepPast(exp)
+	mustMissing(t, s, fn, key(1))
+}
+
+func testSetWithoutExpiresKeepsEntry(t *testing.T, s store.Store) {
+	fn := fnName(t, "f")
+	exp := now().Add(500 * time.Millisecond)
+	mustSet(t, s, fn, key(1), store.Entry{Value: []byte("brief"), Time: now(), Expires: exp})
+	want := store.Entry{Value: []byte("lasting"), Time: now()}
+	mustSet(t, s, fn, key(1), want)
+	sleepPast(exp)
 	checkEntry(t, mustGet(t, s, fn, key(1)), want)
 }
 
