@@ -28,7 +28,7 @@ func (st *fnState) maybeCompact() {
 		var buf []byte
 		_, damaged, err := st.sc.scan(old, st.seed, st.start, end, func(off, _ int64, r record) {
 			if r.typ == recSet {
-				if l, ok := st.index[r.key]; ok && l.off == off {
+				if l, ok := st.index[r.key]; ok && l.off == off && !expired(r.exp, now) {
 					buf = appendSet(buf[:0], st.seed, r.key, time.Unix(r.sec, int64(r.nsec)), r.exp, r.value)
 					w.Write(buf)
 				}

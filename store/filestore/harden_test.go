@@ -11,18 +11,6 @@ import (
 	"time"
 )
 
-// countEntries counts the keys 0..n-1 a fresh store finds in fn.
-func countEntries(t *testing.T, dir string, o Options, fn string, n int) (found int) {
-	t.Helper()
-	s := newStore(t, dir, o)
-	for i := range n {
-		if value(t, s, fn, keyN(i)) != "<miss>" {
-			found++
-		}
-	}
-	return found
-}
-
 // TestTruncatedThenRegrownLog: a log truncated in place (by a tool, a
 // restore, a full disk) and then regrown by another process's writes past
 // the offset a store remembers must not make that store read from inside

@@ -127,9 +127,10 @@ func (s *Store) DeleteStale(ctx context.Context, fn string, cutoff time.Time) er
 	st := s.state(fn)
 	return st.locked(ctx, func() error {
 		st.wbuf = st.wbuf[:0]
+		now := time.Now()
 		if st.entDir == "" {
 			for k, l := range st.index {
-				if time.Unix(l.sec, int64(l.nsec)).Before(cutoff) {
+				if time.Unix(l.sec, int64(l.nsec)).Before(cutoff) || expired(l.exp, now.UnixNano()) {
 					st.wbuf = appendSimple(st.wbuf, st.seed, recDelete, k)
 				}
 			}
@@ -140,9 +141,9 @@ func (s *Store) DeleteStale(ctx context.Context, fn string, cutoff time.Time) er
 			}
 			var doomed, keys []string
 			for _, p := range paths {
-				key, t, ok := readEntryHead(p)
+				key, t, exp, _, ok := entryHead(p, st.seed)
 				ok = ok && entryName(key) == filepath.Base(p)
-				if ok && !t.Before(cutoff) {
+				if ok && !t.Before(cutoff) && (exp.IsZero() || exp.After(now)) {
 					continue
 				}
 				doomed = append(doomed, p) // stale, or damaged

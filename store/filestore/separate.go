@@ -105,19 +105,6 @@ func decodeEntryBody(b []byte, seed uint32, full bool) (key string, t time.Time,
 	return key, time.Unix(sec, int64(nsec)), rest[kl+12:], true
 }
 
-// readEntryHead reads the key and time of the entry file at path.
-func readEntryHead(path string) (key string, t time.Time, ok bool) {
-	f, err := openFile(path, false)
-	if err != nil {
-		return "", time.Time{}, false
-	}
-	defer f.Close()
-	var b [4096]byte
-	n, _ := io.ReadFull(f, b[:])
-	key, t, _, ok = decodeEntry(b[:n], 0, false)
-	return key, t, ok
-}
-
 func (st *fnState) getSeparate(key string) (store.Entry, error) {
 	noReload := st.s.o.NoReload
 	st.mu.Lock()

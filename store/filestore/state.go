@@ -62,7 +62,12 @@ type loc struct {
 	off, n int64
 	sec    int64
 	nsec   uint32
+	exp    int64 // the entry's expiry, Unix nanoseconds; 0 for none
 }
+
+// expired reports whether an entry expiring at exp (Unix nanoseconds, 0
+// for never) has expired at now.
+func expired(exp, now int64) bool { return exp != 0 && exp <= now }
 
 // centry is an entry of the separate-files layout as this process last read
 // it: absent, present with its value, or present but too large to keep.
@@ -257,7 +262,7 @@ func (st *fnState) apply(off, n int64, r record) {
 		if old, ok := st.index[r.key]; ok {
 			st.live -= old.n
 		}
-		st.index[r.key] = loc{off: off, n: n, sec: r.sec, nsec: r.nsec}
+		st.index[r.key] = loc{off: off, n: n, sec: r.sec, nsec: r.nsec, exp: r.exp}
 		st.live += n
 		st.invalidate(r.key)
 		st.dropMark(r.key)
