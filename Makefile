@@ -6,7 +6,14 @@
 GO      ?= go
 TIMEOUT ?= 30m
 
-.PHONY: all example test unit bench lint services
+.PHONY: all example test unit bench lint services services-stop
+
+# Where the service scripts keep private server instances and the env files
+# that point the tests at them (see scripts/services/common.bash).
+export CACHIER_SERVICES_DIR ?= $(if $(TMPDIR),$(TMPDIR),/tmp)/cachier-services
+# WITH_SERVICES_ENV exports the CACHIER_TEST_* variables the service
+# scripts wrote for the private instances they started.
+WITH_SERVICES_ENV = set -a; for f in "$(CACHIER_SERVICES_DIR)"/*.env; do [ -f "$$f" ] && . "$$f"; done; set +a;
 
 all: lint test
 
@@ -16,17 +23,17 @@ example:
 # test runs the whole suite against real servers; `services` starts whatever
 # is missing (PostgreSQL, MariaDB, Redis, a MongoDB-protocol server).
 test: services
-	$(GO) test -race -count=1 -timeout $(TIMEOUT) ./...
+	$(WITH_SERVICES_ENV) $(GO) test -race -count=1 -timeout $(TIMEOUT) ./...
 
 # unit runs the suite without starting anything; backends whose server is
 # absent are skipped (unless CACHIER_REQUIRE_SERVICES=1).
 unit:
-	$(GO) test -race -count=1 -timeout $(TIMEOUT) ./...
+	$(WITH_SERVICES_ENV) $(GO) test -race -count=1 -timeout $(TIMEOUT) ./...
 
 BENCH ?= .
 COUNT ?= 6
 bench: services
-	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) ./... | tee bench.txt
+	$(WITH_SERVICES_ENV) $(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) ./... | tee bench.txt
 	@command -v benchstat >/dev/null || $(GO) install golang.org/x/perf/cmd/benchstat@latest
 	@"$$($(GO) env GOPATH)/bin/benchstat" bench.txt
 
@@ -39,6 +46,14 @@ lint:
 	GOOS=windows $(GO) build ./...
 
 # services checks each server the tests use, and installs (apt-get) and
-# starts whatever does not answer. It changes nothing where all are up.
+# starts whatever does not answer. It changes nothing where all are up, and
+# never the authentication of a server it did not start: where one answers
+# but not with the tests' credentials, it starts a private instance on
+# another port and points the tests at it (the env files above).
 services:
 	@for s in scripts/services/*.sh; do bash "$$s" || exit 1; done
+
+# services-stop stops what `make services` started (private instances, and
+# servers it started because none ran), and nothing else.
+services-stop:
+	@for s in scripts/services/*.sh; do bash "$$s" stop; done

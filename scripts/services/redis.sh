@@ -4,6 +4,9 @@
 # already answers; otherwise it installs redis-server with apt-get where the
 # binary is missing, starts it without persistence, and waits (bounded) until
 # it answers. Tests read the address from CACHIER_TEST_REDIS_ADDR.
+#
+# `redis.sh stop` stops the redis-server this script started (by its pid
+# file in $CACHIER_REDIS_DIR), and nothing else.
 set -euo pipefail
 
 HOST=127.0.0.1
@@ -20,6 +23,22 @@ answers() {
 		[ "${reply%$'\r'}" = "+PONG" ]
 	fi
 }
+
+if [ "${1:-}" = stop ]; then
+	pid=$(cat "$DIR/redis.pid" 2>/dev/null || true)
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null &&
+		tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q redis-server; then
+		echo "redis: stopping the redis-server this script started (pid $pid)"
+		kill "$pid"
+		for _ in $(seq 1 100); do # 10 s at most
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+	else
+		echo "redis: no redis-server of $DIR is running"
+	fi
+	exit 0
+fi
 
 if answers; then
 	echo "redis: answering on $HOST:$PORT"
