@@ -36,6 +36,7 @@ type fn struct {
 	plan     *codec.Plan           // results <-> entries (codec.go)
 	planErr  error                 // why plan is nil: a memory function's result type the codec cannot keep
 	cacheDir string
+	explicit bool // name= gave the identity, so sharing it is deliberate
 
 	p   defaults.Params // resolved at decoration
 	own ownMask         // per-call keys the function's own configuration set

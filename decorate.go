@@ -45,6 +45,7 @@ type options struct {
 	hash     hashing.Func
 	stores   map[string]store.Store
 	tagGiven bool
+	err      error // an Option given a value it cannot use
 }
 
 // Tag configures Decorate in tag syntax. For a func variable it is the
@@ -64,6 +65,10 @@ func WithHashFunc(f hashing.Func) Option {
 // in place of any store given the same name with defaults.Register.
 func WithStore(name string, s store.Store) Option {
 	return func(o *options) {
+		if s == nil {
+			o.err = fmt.Errorf("cachier: WithStore(%q, nil): the store is nil", name)
+			return
+		}
 		if o.stores == nil {
 			o.stores = map[string]store.Store{}
 		}
@@ -75,14 +80,33 @@ func WithStore(name string, s store.Store) Option {
 //
 // target is a pointer to a struct, whose func-typed exported fields with a
 // cachier tag are replaced (fields without the tag, and `cachier:"-"`, are
-// left alone), or a pointer to a func variable, configured with Tag. Every
-// configuration problem is reported here, as a *TagError or a plain error
-// for a target of the wrong shape; nothing is replaced unless everything is
-// valid.
+// left alone), or a pointer to a func variable, configured with Tag. The
+// func fields of embedded structs (by value, or by a non-nil pointer) are
+// decorated like the struct's own. Every configuration problem is reported
+// here, as a *TagError (several of them joined with errors.Join) or a plain
+// error for a target of the wrong shape; nothing is replaced unless
+// everything is valid.
+//
+// # Identities
+//
+// Each function's cache is named by an identity (Handle.Name): the
+// struct's import path, type and field ("example.com/app.Service.Fetch"),
+// or for a func variable the function's own name, or name= when given;
+// with key_prefix, version and a fingerprint of its types folded in. A
+// function of package main takes the program's main package path in place
+// of "main". A func literal (closure) or method value in a func variable
+// has no stable name, so it needs name=. A second, different function
+// that would take an identity held by a live decorated function is an
+// error, unless name= gives the identity explicitly (the functions then
+// share one cache deliberately): two instances of one struct type holding
+// different funcs need distinct key_prefix (or name=) values.
 func Decorate(target any, opts ...Option) error {
 	var o options
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.err != nil {
+		return o.err
 	}
 	if target == nil {
 		return errors.New("cachier: Decorate(nil): want a pointer to a struct or to a func variable")
@@ -105,12 +129,16 @@ func Decorate(target any, opts ...Option) error {
 	switch v.Kind() {
 	case reflect.Func:
 		name := funcName(v)
-		f, err := build(v, nil, name, name, base, defaults.Spec{}, &o)
+		// For a func variable, Tag is the function's own configuration.
+		f, err := build(v, nil, name, qualifyMain(name), defaults.Spec{}, base, &o)
 		if err != nil {
 			return err
 		}
-		install(v, f)
-		return nil
+		if isClosure(name) && !f.explicit {
+			return &TagError{Field: name, Key: "name", Err: errors.New(
+				"a func literal or method value has no stable name (two closures of one factory, or two receivers, would share one cache): give it an identity with name=")}
+		}
+		return installAll([]pending{f.pending(v)})
 	case reflect.Struct:
 		return decorateStruct(v, base, &o)
 	}
@@ -118,39 +146,99 @@ func Decorate(target any, opts ...Option) error {
 }
 
 func decorateStruct(v reflect.Value, base defaults.Spec, o *options) error {
-	t := v.Type()
-	type todo struct {
-		field reflect.Value
-		f     *fn
+	var (
+		ps   []pending
+		errs []error
+	)
+	walkStruct(v, structLabel(v.Type()), base, o, &ps, &errs, map[uintptr]bool{})
+	if len(errs) == 1 {
+		return errs[0]
 	}
-	var all []todo
+	if len(errs) > 1 {
+		return errors.Join(errs...)
+	}
+	return installAll(ps)
+}
+
+// walkStruct builds the func fields of struct v, labelled prefix.Field,
+// and those of the structs it embeds, collecting every error.
+func walkStruct(v reflect.Value, prefix string, base defaults.Spec, o *options, ps *[]pending, errs *[]error, seen map[uintptr]bool) {
+	t := v.Type()
 	for i := range t.NumField() {
 		sf := t.Field(i)
+		label := prefix + "." + sf.Name
 		tag, tagged := sf.Tag.Lookup("cachier")
-		if !tagged || tag == "-" || !sf.IsExported() || sf.Type.Kind() != reflect.Func {
+		if tag == "-" {
 			continue
 		}
-		label := t.Name() + "." + sf.Name
+		if sf.Anonymous && sf.Type.Kind() != reflect.Func {
+			if tagged {
+				*errs = append(*errs, &TagError{Field: label, Key: "", Err: errors.New(
+					"a cachier tag belongs on func fields; the func fields of an embedded struct take their own tags")})
+				continue
+			}
+			ev := v.Field(i)
+			if ev.Kind() == reflect.Pointer && ev.Type().Elem().Kind() == reflect.Struct && !ev.IsNil() {
+				if seen[ev.Pointer()] {
+					continue
+				}
+				seen[ev.Pointer()] = true
+				ev = ev.Elem()
+			}
+			if ev.Kind() == reflect.Struct {
+				walkStruct(ev, prefix+"."+structLabel(ev.Type()), base, o, ps, errs, seen)
+			}
+			continue
+		}
+		if !tagged {
+			continue
+		}
+		switch {
+		case !sf.IsExported():
+			*errs = append(*errs, &TagError{Field: label, Err: errors.New(
+				"the field is unexported: Decorate can only replace exported fields (export it, or drop the tag)")})
+			continue
+		case sf.Type.Kind() != reflect.Func:
+			*errs = append(*errs, &TagError{Field: label, Err: fmt.Errorf(
+				"the field is a %s, not a func: only func fields are cached", sf.Type)})
+			continue
+		}
 		spec, err := defaults.Parse(tag)
 		if err != nil {
-			return tagErr(label, err)
+			*errs = append(*errs, tagErr(label, err))
+			continue
 		}
 		qual := typeName(t) + "." + sf.Name
 		f, err := build(v.Field(i), t, label, qual, base, spec, o)
 		if err != nil {
-			return err
+			*errs = append(*errs, err)
+			continue
 		}
-		all = append(all, todo{v.Field(i), f})
+		*ps = append(*ps, f.pending(v.Field(i)))
 	}
-	for _, d := range all {
-		install(d.field, d.f)
-	}
-	return nil
 }
 
+// structLabel names struct type t in messages: its name, or for an
+// anonymous struct its field names ("struct{Get, Put}").
+func structLabel(t reflect.Type) string {
+	if t.Name() != "" {
+		return t.Name()
+	}
+	names := make([]string, t.NumField())
+	for i := range names {
+		names[i] = t.Field(i).Name
+	}
+	return "struct{" + strings.Join(names, ", ") + "}"
+}
+
+// typeName is t's qualified name in identities; package main stands for
+// the program's main package path.
 func typeName(t reflect.Type) string {
 	if t.Name() == "" {
 		return t.String()
+	}
+	if t.PkgPath() == "main" {
+		return mainPath() + "." + t.Name()
 	}
 	return t.PkgPath() + "." + t.Name()
 }
@@ -180,7 +268,7 @@ func build(v reflect.Value, recv reflect.Type, label, qual string, base, own def
 	if v.IsNil() {
 		return fail("", "", errors.New("func is nil: assign the function before Decorate"))
 	}
-	if _, dup := handles.Load(funcPtr(v)); dup {
+	if lookupHandle(funcPtr(v)) != nil {
 		return fail("", "", errors.New("already decorated"))
 	}
 	p, err := defaults.Apply(defaults.Get(), base)
@@ -219,8 +307,10 @@ func build(v reflect.Value, recv reflect.Type, label, qual string, base, own def
 	backend := p.Backend
 	isFile := backend == defaults.File || backend == defaults.Pickle
 	if !isFile {
+		// A struct-wide Tag may carry file keys for its file-backed fields;
+		// a field's own tag (or a func variable's Tag) may not.
 		for _, k := range []string{"cache_dir", "reload", "separate_files"} {
-			if set(k) {
+			if own.Has(k) {
 				return fail(k, valueOf(k), fmt.Errorf("only the file backend takes it, and backend is %q", backend))
 			}
 		}
@@ -231,6 +321,12 @@ func build(v reflect.Value, recv reflect.Type, label, qual string, base, own def
 	case backend == defaults.Memory:
 		f.st = memoryStore
 	case isFile:
+		if !set("cache_dir") && p.CacheDir == startupCacheDir {
+			// The built-in default, which defaults computed at start-up:
+			// read XDG_CACHE_HOME now, at decoration.
+			p.CacheDir = defaults.DefaultCacheDir()
+			f.p.CacheDir = p.CacheDir
+		}
 		dir, err := expandHome(p.CacheDir)
 		if err == nil {
 			f.st, err = fileStore(dir, p.SeparateFiles, !p.Reload)
@@ -276,38 +372,18 @@ func build(v reflect.Value, recv reflect.Type, label, qual string, base, own def
 	}
 
 	// The identity.
-	name := qual
 	if p.Name != "" && set("name") {
-		name = p.Name
+		qual, f.explicit = p.Name, true
 	}
-	if p.Version != "" {
-		name += "@" + p.Version
-	}
-	name += "#" + sig.Fingerprint
-	if p.KeyPrefix != "" {
-		name = p.KeyPrefix + ":" + name
-	}
-	f.name = name
+	f.name = identity(p.KeyPrefix, qual, p.Version, sig.Fingerprint)
 	if p.EnableMetrics {
-		f.metrics = metrics.New(name, p.MetricsSamplingRate)
+		f.metrics = metrics.New(f.name, p.MetricsSamplingRate)
 	}
 	if err := checkBounds(f, label, p, set, valueOf); err != nil {
 		return nil, err
 	}
 	return f, nil
 }
-
-// install replaces the func in v with f's wrapper and records its handle.
-func install(v reflect.Value, f *fn) {
-	w := reflectx.MakeFunc(v.Type(), f.call)
-	v.Set(w)
-	handles.Store(funcPtr(v), &Handle{f: f})
-	f.applyBounds()
-}
-
-// handles maps a wrapper's closure pointer to its Handle; the pointer
-// follows the func value wherever it is copied.
-var handles sync.Map // unsafe.Pointer -> *Handle
 
 // funcPtr returns the closure pointer of the func in v: unique to each
 // wrapper reflect.MakeFunc makes, unlike v.Pointer, which is the code address.
@@ -319,6 +395,10 @@ func funcPtr(v reflect.Value) unsafe.Pointer {
 	p.Elem().Set(v)
 	return *(*unsafe.Pointer)(p.UnsafePointer())
 }
+
+// startupCacheDir is the default cache_dir as package defaults computed it
+// when the program started.
+var startupCacheDir = defaults.Get().CacheDir
 
 // memoryStore is the process's one memory backend.
 var memoryStore = memstore.New()

@@ -103,8 +103,8 @@ func TestDecorateLeavesOthersAlone(t *testing.T) {
 		Tagged   func(int) int `cachier:"backend=memory"`
 		Untagged func(int) int
 		Skipped  func(int) int `cachier:"-"`
-		NotFunc  int           `cachier:"backend=memory"`
-		private  func(int) int `cachier:"backend=memory"`
+		NotFunc  int
+		private  func(int) int
 	}
 	var calls atomic.Int64
 	count := func(x int) int { calls.Add(1); return x }
@@ -270,7 +270,7 @@ func TestWithStoreAndHashFunc(t *testing.T) {
 	}
 	var calls atomic.Int64
 	f := func(s string) string { calls.Add(1); return strings.ToLower(s) }
-	if err := cachier.Decorate(&f, cachier.Tag("backend=mine"), cachier.WithStore("mine", ms), cachier.WithHashFunc(lower)); err != nil {
+	if err := cachier.Decorate(&f, cachier.Tag("name=test.store,backend=mine"), cachier.WithStore("mine", ms), cachier.WithHashFunc(lower)); err != nil {
 		t.Fatal(err)
 	}
 	f("ABC")
@@ -284,7 +284,7 @@ func TestWithStoreAndHashFunc(t *testing.T) {
 	}
 	// A func argument is fine with a hash_func.
 	g := func(cb func() int, n int) int { return n }
-	if err := cachier.Decorate(&g, cachier.Tag("backend=memory"), cachier.WithHashFunc(func(a []any) (string, error) { return fmt.Sprint(a[1]), nil })); err != nil {
+	if err := cachier.Decorate(&g, cachier.Tag("name=test.hashfunc,backend=memory"), cachier.WithHashFunc(func(a []any) (string, error) { return fmt.Sprint(a[1]), nil })); err != nil {
 		t.Fatalf("func argument with a hash func: %v", err)
 	}
 }
@@ -298,7 +298,7 @@ func TestVerbose(t *testing.T) {
 		}
 		return &x, nil
 	}
-	if err := cachier.Decorate(&f, cachier.Tag("backend=memory,entry_size_limit=1B")); err != nil {
+	if err := cachier.Decorate(&f, cachier.Tag("name=test.verbose,backend=memory,entry_size_limit=1B")); err != nil {
 		t.Fatal(err)
 	}
 	vctx := cachier.WithVerbose(ctx)
@@ -321,7 +321,7 @@ func TestCallTimeFailuresRunUncached(t *testing.T) {
 	buf := testenv.CaptureLogs(t)
 	var calls atomic.Int64
 	f := func(x any) int { calls.Add(1); return 1 }
-	if err := cachier.Decorate(&f, cachier.Tag("backend=memory")); err != nil {
+	if err := cachier.Decorate(&f, cachier.Tag("name=test.uncached,backend=memory")); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {
@@ -341,7 +341,7 @@ func TestCallTimeFailuresRunUncached(t *testing.T) {
 	type hidden struct{ x int }
 	var gcalls atomic.Int64
 	g := func(x int) any { gcalls.Add(1); return hidden{x} }
-	if err := cachier.Decorate(&g, cachier.Tag("backend=file,cache_dir="+t.TempDir())); err != nil {
+	if err := cachier.Decorate(&g, cachier.Tag("name=test.uncachedfile,backend=file,cache_dir="+t.TempDir())); err != nil {
 		t.Fatal(err)
 	}
 	r1, r2 := g(5), g(5)
@@ -382,7 +382,7 @@ func TestFailingStoreFailsOpen(t *testing.T) {
 	st := &failing{}
 	var calls atomic.Int64
 	f := func(ctx context.Context, x int) (int, error) { calls.Add(1); return x * 2, nil }
-	if err := cachier.Decorate(&f, cachier.Tag("backend=down"), cachier.WithStore("down", st)); err != nil {
+	if err := cachier.Decorate(&f, cachier.Tag("name=test.failopen,backend=down"), cachier.WithStore("down", st)); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 5 {
@@ -402,7 +402,7 @@ func TestFailingStoreFailsOpen(t *testing.T) {
 func TestPanicPropagates(t *testing.T) {
 	reset(t)
 	f := func(x int) int { panic(fmt.Sprint("boom ", x)) }
-	if err := cachier.Decorate(&f, cachier.Tag("backend=memory")); err != nil {
+	if err := cachier.Decorate(&f, cachier.Tag("name=test.panic,backend=memory")); err != nil {
 		t.Fatal(err)
 	}
 	defer func() {
@@ -430,7 +430,7 @@ func TestMaxWorkersBoundsRefreshes(t *testing.T) {
 		}
 		return x, nil
 	}
-	if err := cachier.Decorate(&f, cachier.Tag("backend=memory,next_time")); err != nil {
+	if err := cachier.Decorate(&f, cachier.Tag("name=test.workers,backend=memory,next_time")); err != nil {
 		t.Fatal(err)
 	}
 	const keys = cachier.DefaultMaxWorkers + 4

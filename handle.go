@@ -30,11 +30,11 @@ func Of(target any) (*Handle, error) {
 	if pv.Elem().IsNil() {
 		return nil, errors.New("cachier: Of: the func is nil")
 	}
-	h, ok := handles.Load(funcPtr(pv.Elem()))
-	if !ok {
+	h := lookupHandle(funcPtr(pv.Elem()))
+	if h == nil {
 		return nil, fmt.Errorf("cachier: Of(%T): not a decorated function (Decorate it first)", target)
 	}
-	return h.(*Handle), nil
+	return h, nil
 }
 
 // Name returns the function's cache identity: key_prefix, the qualified
