@@ -85,27 +85,9 @@ func (h *Handle) DeleteStale(ctx context.Context) error {
 func (h *Handle) Precache(ctx context.Context, value any, args ...any) error {
 	f := h.f
 	sig := f.sig
-	all := make([]reflect.Value, sig.Type.NumIn())
-	var pos []int
-	switch len(args) {
-	case sig.Type.NumIn():
-		pos = make([]int, len(args))
-		for i := range args {
-			pos[i] = i
-		}
-	case len(sig.KeyArgs):
-		pos = sig.KeyArgs
-	default:
-		return fmt.Errorf("cachier: %s: Precache got %d arguments, want %d (all) or %d (the key arguments)",
-			f.field, len(args), sig.Type.NumIn(), len(sig.KeyArgs))
-	}
-	for i, a := range args {
-		j := pos[i]
-		v, err := convert(a, sig.Type.In(j))
-		if err != nil {
-			return fmt.Errorf("cachier: %s: Precache argument %d: %w", f.field, i, err)
-		}
-		all[j] = v
+	key, err := f.keyOfArgs("Precache", args)
+	if err != nil {
+		return err
 	}
 	out := make([]reflect.Value, sig.Type.NumOut())
 	var vals []any
@@ -128,10 +110,6 @@ func (h *Handle) Precache(ctx context.Context, value any, args ...any) error {
 	}
 	if sig.Err >= 0 {
 		out[sig.Err] = reflect.Zero(sig.Type.Out(sig.Err))
-	}
-	key, err := f.key(all)
-	if err != nil {
-		return fmt.Errorf("cachier: %s: Precache: %w", f.field, err)
 	}
 	if f.vs != nil {
 		if !f.setValue(key, out, nil) {
