@@ -145,6 +145,8 @@ func entriesFilter(fn *string, now time.Time) bson.D {
 	return append(f,
 		bson.E{Key: fieldCompleted, Value: true},
 		bson.E{Key: fieldTime, Value: bson.D{{Key: "$exists", Value: true}}}, // else Get misses it
+		// Not expired (no expiry, or one after now), as Get judges it.
+		bson.E{Key: fieldExpireAt, Value: bson.D{{Key: "$not", Value: bson.D{{Key: "$lte", Value: bson.NewDateTimeFromTime(now)}}}}},
 	)
 }
 

@@ -28,18 +28,23 @@
 //	 expire_at: <date>}
 //
 // where expires is the mark's expiry and expire_at the entry's
-// (store.Entry.Expires; absent when it has none). Get reports an entry past
-// its expire_at as store.ErrNotFound, whether or not a TTL index has
-// removed it yet.
+// (store.Entry.Expires, the function's expire_after past its time; absent
+// when it has none), with a unique index on (fn, key), named
+// "cachier_fn_key", and a TTL index on expire_at (expireAfterSeconds 0),
+// named "cachier_expire_at", which the store creates (if missing) the first
+// time it gets the collection. The TTL index lets a mongod delete expired
+// entries by itself (its TTL monitor runs once a minute). A server that
+// refuses it (FerretDB v1 does not implement expireAfterSeconds) costs one
+// warning per store, through WithLogger's logger; either way Get reports an
+// entry past its expire_at as store.ErrNotFound, whether or not it is gone
+// yet, the Lister does not count it, and DeleteStale deletes it.
 //
-// with a unique index on (fn, key), named "cachier_fn_key", which the store
-// creates (if missing) the first time it gets the collection. The _id is
-// derived from (fn, key), so that reads and writes of one entry select it by
-// _id alone: the cheapest lookup on every server (FerretDB v1 pushes down no
-// other filter, and scans the collection for the rest). Every write is an
-// upsert of one document, which MongoDB applies atomically, so a failed write
-// leaves the previous entry as it was. Times are BSON dates (millisecond
-// precision). Many functions may share one collection.
+// The _id is derived from (fn, key), so that reads and writes of one entry
+// select it by _id alone: the cheapest lookup on every server (FerretDB v1
+// pushes down no other filter, and scans the collection for the rest). Every
+// write is an upsert of one document, which MongoDB applies atomically, so a
+// failed write leaves the previous entry as it was. Times are BSON dates
+// (millisecond precision). Many functions may share one collection.
 //
 // # Being-calculated marks
 //
@@ -95,9 +100,11 @@
 //
 // # Compatibility
 //
-// The store uses only finds by equality, inserts, updates with $set, $unset
-// and $setOnInsert, deletes, and one unique index, which both a genuine mongod
-// and FerretDB v1 support; its tests run against FerretDB (see
+// The store uses only finds by equality and comparison ($ne, $lt, $lte,
+// $not, $or, $exists), inserts, updates with $set, $unset and $setOnInsert,
+// deletes, aggregations of $match and $group with one $sum, and one unique
+// index, which both a genuine mongod and FerretDB v1 support, and a TTL index,
+// which only mongod does (see Documents); its tests run against FerretDB (see
 // scripts/services/mongo.sh).
 //
 // On FerretDB v1 a hit, a Set, a Mark on a new key and a waiter's Mark are
@@ -114,6 +121,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -133,6 +141,11 @@ const DefaultTimeout = 5 * time.Second
 
 // IndexName is the name of the unique index on (fn, key) the store creates.
 const IndexName = "cachier_fn_key"
+
+// TTLIndexName is the name of the TTL index on the entries' expiry
+// (expire_at, expireAfterSeconds 0) the store creates where the server
+// supports it.
+const TTLIndexName = "cachier_expire_at"
 
 // Field names of an entry's document.
 const (
@@ -155,6 +168,7 @@ const (
 type Store struct {
 	getter  func(ctx context.Context) (*mongo.Collection, error)
 	timeout time.Duration
+	logger  *slog.Logger
 
 	coll atomic.Pointer[mongo.Collection] // set once the getter and the index succeeded
 	turn chan struct{}                    // a token: held while calling the getter
@@ -171,6 +185,12 @@ type Option func(*Store)
 // own timeouts).
 func WithTimeout(d time.Duration) Option {
 	return func(s *Store) { s.timeout = d }
+}
+
+// WithLogger sets the logger of the store's warnings (a server that refuses
+// the TTL index); nil, the default, means slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Store) { s.logger = l }
 }
 
 // New returns a store on the collection getter returns. getter is not
@@ -231,8 +251,40 @@ func (s *Store) collection(ctx context.Context) (*mongo.Collection, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cachier: mongo create index %s on %s: %w", IndexName, c.Name(), err)
 	}
+	if err := s.ttlIndex(ctx, c); err != nil {
+		return nil, err
+	}
 	s.coll.Store(c)
 	return c, nil
+}
+
+// ttlIndex creates the TTL index on the entries' expiry. A server that
+// refuses it (FerretDB v1 implements no expireAfterSeconds; a mongod may
+// hold a conflicting index of the same key) costs a warning, once per store:
+// expired entries are never served anyway (Get checks expire_at) and
+// DeleteStale removes them. Any other error (the server unreachable) fails
+// like the unique index's, and the next operation tries again.
+func (s *Store) ttlIndex(ctx context.Context, c *mongo.Collection) error {
+	_, err := c.Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys:    bson.D{{Key: fieldExpireAt, Value: 1}},
+		Options: options.Index().SetExpireAfterSeconds(0).SetName(TTLIndexName),
+	})
+	var refused mongo.CommandError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &refused):
+		logger := s.logger
+		if logger == nil {
+			logger = slog.Default()
+		}
+		logger.Warn("cachier: mongo: the server refused the TTL index on the entries' expiry; "+
+			"expired entries are not served, and DeleteStale (cleanup_stale) deletes them",
+			"collection", c.Name(), "index", TTLIndexName, "err", err)
+		return nil
+	default:
+		return fmt.Errorf("cachier: mongo create index %s on %s: %w", TTLIndexName, c.Name(), err)
+	}
 }
 
 // docID returns the _id of the document of key in fn. The length prefix
@@ -586,30 +638,36 @@ func (s *Store) ClearMarks(ctx context.Context, fn string) error {
 	return nil
 }
 
-// DeleteStale implements store.Store. A stale entry whose key is marked
-// loses its value and keeps the mark.
+// DeleteStale implements store.Store. It also deletes the function's
+// expired entries (past expire_at), whatever cutoff, for servers where no
+// TTL index does. A stale entry whose key is marked loses its value and
+// keeps the mark.
 func (s *Store) DeleteStale(ctx context.Context, fn string, cutoff time.Time) error {
 	ctx, cancel, c, err := s.begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer cancel()
-	old := bson.D{{Key: "$lt", Value: bson.NewDateTimeFromTime(cutoff)}}
+	// Older than cutoff, or expired (where no TTL index removes them).
+	old := bson.E{Key: "$or", Value: bson.A{
+		bson.D{{Key: fieldTime, Value: bson.D{{Key: "$lt", Value: bson.NewDateTimeFromTime(cutoff)}}}},
+		bson.D{{Key: fieldExpireAt, Value: bson.D{{Key: "$lte", Value: bson.NewDateTimeFromTime(time.Now())}}}},
+	}}
 	_, err = c.DeleteMany(ctx, bson.D{
 		{Key: fieldFn, Value: fn},
 		{Key: fieldCompleted, Value: true},
 		{Key: fieldProcessing, Value: bson.D{{Key: "$ne", Value: true}}},
-		{Key: fieldTime, Value: old},
+		old,
 	})
 	if err == nil {
 		_, err = c.UpdateMany(ctx, bson.D{
 			{Key: fieldFn, Value: fn},
 			{Key: fieldCompleted, Value: true},
 			{Key: fieldProcessing, Value: true},
-			{Key: fieldTime, Value: old},
+			old,
 		}, bson.D{
 			{Key: "$set", Value: bson.D{{Key: fieldCompleted, Value: false}}},
-			{Key: "$unset", Value: bson.D{{Key: fieldValue, Value: ""}, {Key: fieldTime, Value: ""}}},
+			{Key: "$unset", Value: bson.D{{Key: fieldValue, Value: ""}, {Key: fieldTime, Value: ""}, {Key: fieldExpireAt, Value: ""}}},
 		})
 	}
 	if err != nil {
