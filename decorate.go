@@ -343,10 +343,13 @@ func build(v reflect.Value, recv reflect.Type, label, qual string, base, own def
 		f.st = s
 	}
 	f.vs, _ = f.st.(store.ValueStore)
+	if k, err := checkCodecKeys(f.vs != nil, p, set); err != nil {
+		return fail(k, valueOf(k), err)
+	}
 	if f.plan, err = newPlan(p, sig.ValueTypes); err != nil {
 		// The memory store encodes only to measure: there, only a size
 		// bound of the function's own needs the codec.
-		if f.vs == nil || set("entry_size_limit") || set("max_size") || set("codec") || set("compress") {
+		if f.vs == nil || set("entry_size_limit") || set("max_size") || set("codec") {
 			return fail("codec", p.Codec, err)
 		}
 		f.planErr = err

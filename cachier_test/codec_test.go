@@ -408,3 +408,35 @@ func TestCodecTag(t *testing.T) {
 		t.Fatalf("unknown codec: err = %v", err)
 	}
 }
+
+// TestCodecKeysOnMemory: compress, and codec without a size bound, make no
+// sense for the memory backend's own tag; as global defaults they are
+// ignored there.
+func TestCodecKeysOnMemory(t *testing.T) {
+	for tag, key := range map[string]string{
+		"backend=memory,compress=zstd": "compress",
+		"backend=memory,codec=json":    "codec",
+	} {
+		f := func(x int) int { return x }
+		err := cachier.Decorate(&f, cachier.Tag(tag+",name=codec.mem."+uniq()))
+		var te *cachier.TagError
+		if !errors.As(err, &te) || te.Key != key {
+			t.Errorf("%s: err = %v, want a TagError on %s", tag, err, key)
+		}
+	}
+	for _, tag := range []string{"backend=memory,compress=none", "backend=memory,codec=json,entry_size_limit=1KB"} {
+		f := func(x int) int { return x }
+		if err := cachier.Decorate(&f, cachier.Tag(tag+",name=codec.mem."+uniq())); err != nil {
+			t.Errorf("%s: %v", tag, err)
+		}
+	}
+	defaults.Reset()
+	t.Cleanup(defaults.Reset)
+	if err := defaults.Set("compress=zstd,codec=json"); err != nil {
+		t.Fatal(err)
+	}
+	f := func(x int) int { return x }
+	if err := cachier.Decorate(&f, cachier.Tag("backend=memory,name=codec.mem."+uniq())); err != nil {
+		t.Errorf("global compress and codec refused on memory: %v", err)
+	}
+}
