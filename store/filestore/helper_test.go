@@ -33,6 +33,8 @@ type helperArgs struct {
 	Keys       int   // writer: keys 0..Keys-1 exist and may be overwritten
 	Version    int64 // writer: the first version number
 	CompactMin int64 // writer: compactMin, when not 0
+	MaxEntries int   // Bound(Fn, MaxEntries, MaxBytes) when either is set
+	MaxBytes   int64
 }
 
 func TestMain(m *testing.M) {
@@ -72,6 +74,9 @@ func runHelper(mode string, a helperArgs) error {
 	if err != nil {
 		return err
 	}
+	if a.MaxEntries > 0 || a.MaxBytes > 0 {
+		s.Bound(a.Fn, a.MaxEntries, a.MaxBytes)
+	}
 	ctx := context.Background()
 	out := bufio.NewWriter(os.Stdout)
 	switch mode {
@@ -105,6 +110,10 @@ func runHelper(mode string, a helperArgs) error {
 		for i := a.Version; i < a.Version+int64(a.Keys); i++ {
 			if err := s.Set(ctx, a.Fn, keyN(int(i)), entryOf(fmt.Sprint(a.Value, i))); err != nil {
 				return err
+			}
+			if a.Owner == "report" { // say so, for a test that kills it
+				fmt.Fprintln(out, i)
+				out.Flush()
 			}
 		}
 		return nil

@@ -109,6 +109,9 @@ func (st *fnState) locked(ctx context.Context, op func() error) error {
 	if err := op(); err != nil {
 		return err
 	}
+	if err := st.enforceBounds(); err != nil {
+		return err
+	}
 	st.maybeCompact()
 	return nil
 }

@@ -61,6 +61,7 @@ func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
 		if e.Expired(time.Now()) {
 			return store.Entry{}, store.ErrNotFound
 		}
+		st.boundHit(key)
 		return e, nil
 	}
 }
@@ -71,6 +72,9 @@ func (s *Store) Set(ctx context.Context, fn, key string, e store.Entry) error {
 		return err
 	}
 	st := s.state(fn)
+	if err := st.checkBound(len(e.Value)); err != nil {
+		return err
+	}
 	if s.o.SeparateFiles {
 		return st.setSeparate(ctx, key, e)
 	}

@@ -116,6 +116,9 @@ func (st *fnState) getSeparate(key string) (store.Entry, error) {
 	}
 	pending := st.pendingAll || st.pending[key]
 	if c, ok := st.cache[key]; ok && !pending && (!c.present || c.hasValue) {
+		if c.present {
+			st.boundHit(key)
+		}
 		st.mu.Unlock()
 		if !c.present {
 			return store.Entry{}, store.ErrNotFound
@@ -156,6 +159,9 @@ func (st *fnState) getSeparate(key string) (store.Entry, error) {
 		}
 		st.cache[key] = kc
 		st.cacheBytes += int64(len(kc.value))
+	}
+	if c.present {
+		st.boundHit(key)
 	}
 	st.mu.Unlock()
 	if !c.present {

@@ -54,7 +54,8 @@ type fnState struct {
 	epoch      uint64 // bumped whenever cache entries are invalidated
 	sc         scanner
 	wbuf       []byte
-	noComp     int64 // no compaction attempt below this log size (after a failed one)
+	noComp     int64   // no compaction attempt below this log size (after a failed one)
+	b          *bounds // max_entries and max_size; nil without
 }
 
 // loc is where an entry's record is in the log, and its time.
@@ -117,6 +118,9 @@ func (st *fnState) reset(f *os.File, fi os.FileInfo) {
 	st.pending, st.pendingAll = map[string]bool{}, false
 	st.live = 0
 	st.epoch++
+	if st.b != nil {
+		st.b.reset(st.entDir == "")
+	}
 }
 
 func (st *fnState) errorf(format string, args ...any) error {
@@ -257,6 +261,9 @@ func (st *fnState) readTail(locked bool, size int64) error {
 
 // apply folds one record into the in-memory view.
 func (st *fnState) apply(off, n int64, r record) {
+	if st.b != nil {
+		st.boundApply(r)
+	}
 	switch r.typ {
 	case recSet:
 		if old, ok := st.index[r.key]; ok {
