@@ -569,6 +569,9 @@ func (f *fn) maybeCleanup(c *callState) {
 // key computes the call's key from its key arguments.
 func (f *fn) key(args []reflect.Value) (string, error) {
 	if f.hash == nil {
+		if f.vs != nil { // keys that never leave the process: no digest
+			return f.keyer.ValueKeyFrom(args, f.sig.KeyArgs)
+		}
 		return f.keyer.KeyFrom(args, f.sig.KeyArgs)
 	}
 	boxed := make([]any, len(f.sig.KeyArgs))

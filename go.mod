@@ -11,7 +11,6 @@ require (
 	github.com/mattn/go-sqlite3 v1.14.53
 	github.com/mitchellh/hashstructure/v2 v2.0.2
 	github.com/redis/go-redis/v9 v9.22.0
-	github.com/zeebo/xxh3 v1.1.0
 	go.mongodb.org/mongo-driver/v2 v2.8.2
 	golang.org/x/sys v0.41.0
 )

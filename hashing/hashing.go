@@ -25,24 +25,47 @@
 // parameter of such a type, and a key computation that meets one inside an
 // interface fails.
 //
-// Keys are 128-bit xxh3 digests written as 32 lowercase hex digits. The
-// encoding hashed is fixed-width and little-endian, so keys do not depend on
-// the machine's word size or byte order.
+// # The encoding and the digest
+//
+// Arguments are first written in a canonical encoding: injective (two
+// different argument lists never have one encoding), fixed-width and
+// little-endian, so that it does not depend on the machine's word size or
+// byte order. Maps and hash:"set" slices are written with their items in
+// sorted order. Named types are written by import path and name.
+//
+// Keys are SHA-256 digests of the encoding, written as 64 lowercase hex
+// digits: callers who choose arguments cannot make two argument lists share
+// a key (128-bit collision resistance). A store that keeps Go values in
+// this process may key by the encoding itself (Keyer.ValueKeyFrom), which
+// costs no hashing.
+//
+// # Cycles and depth
+//
+// A value that contains itself (a slice holding itself through an
+// interface, a struct pointing to itself) cannot be keyed: the key
+// computation fails with an error wrapping ErrCyclic (and ErrUnhashable)
+// instead of recursing. Values nested deeper than 1,000 levels fail alike.
+//
+// Time values, and values of types defined on time.Time (type Day
+// time.Time), are keyed by instant and location, never by the monotonic
+// clock reading.
 package hashing
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 	"unsafe"
 
 	"github.com/mitchellh/hashstructure/v2"
-	"github.com/zeebo/xxh3"
 )
 
 // Func computes the key of a call from its arguments (context and receiver
@@ -70,7 +93,7 @@ type Keyer struct {
 }
 
 type argEncoder struct {
-	id  uint64  // type identity of a concrete parameter type
+	id  string  // type identity of a concrete parameter type
 	enc encoder // nil for an interface parameter: resolved per call
 }
 
@@ -103,7 +126,7 @@ func (k *Keyer) Key(args []reflect.Value) (string, error) {
 			}
 			continue
 		}
-		s.u64(a.id)
+		s.str(a.id)
 		if err := a.enc(s, args[i]); err != nil {
 			return "", err
 		}
@@ -126,7 +149,7 @@ func hashable(t reflect.Type, seen map[reflect.Type]bool) error {
 		return nil
 	}
 	seen[t] = true
-	if t == timeType || t.Implements(hashableType) {
+	if isTime(t) || t.Implements(hashableType) {
 		return nil
 	}
 	switch t.Kind() {
@@ -169,6 +192,11 @@ func skipField(f reflect.StructField) bool {
 	return tag == "ignore" || tag == "-"
 }
 
+// isTime reports whether t is time.Time or a type defined on it.
+func isTime(t reflect.Type) bool {
+	return t == timeType || t.Kind() == reflect.Struct && t.ConvertibleTo(timeType)
+}
+
 var (
 	timeType     = reflect.TypeOf(time.Time{})
 	hashableType = reflect.TypeOf((*hashstructure.Hashable)(nil)).Elem()
@@ -178,7 +206,20 @@ var (
 type state struct {
 	b     []byte
 	depth int
+	path  map[visit]struct{} // the references being encoded, past cycleDepth
+	items []span             // scratch of the unordered encoders
 }
+
+// A visit is one reference (pointer, slice or map) on the path from the
+// argument to the value being encoded: meeting it again is a cycle.
+type visit struct {
+	ptr uintptr
+	n   int
+	typ reflect.Type
+}
+
+// A span is one item of an unordered collection in state.b.
+type span struct{ from, to int }
 
 var statePool = sync.Pool{New: func() any { return &state{b: make([]byte, 0, 256)} }}
 
@@ -188,18 +229,26 @@ func putState(s *state) {
 	if cap(s.b) > 64<<10 {
 		return // let a huge buffer go
 	}
-	s.b, s.depth = s.b[:0], 0
+	s.b, s.depth, s.items = s.b[:0], 0, s.items[:0]
+	clear(s.path)
 	statePool.Put(s)
 }
 
+// key is the SHA-256 digest of the encoding, in hex.
 func (s *state) key() string {
-	h := xxh3.Hash128(s.b)
-	var raw [16]byte
-	binary.BigEndian.PutUint64(raw[:8], h.Hi)
-	binary.BigEndian.PutUint64(raw[8:], h.Lo)
-	var out [32]byte
+	raw := sha256.Sum256(s.b)
+	var out [2 * sha256.Size]byte
 	hex.Encode(out[:], raw[:])
 	return string(out[:])
+}
+
+// valueKey is the encoding itself when it is shorter than a digest in hex,
+// else the digest: the two kinds differ in length, so they never meet.
+func (s *state) valueKey() string {
+	if len(s.b) < 2*sha256.Size {
+		return string(s.b)
+	}
+	return s.key()
 }
 
 func (s *state) u64(x uint64) { s.b = binary.LittleEndian.AppendUint64(s.b, x) }
@@ -209,14 +258,19 @@ func (s *state) str(x string) {
 	s.b = append(s.b, x...)
 }
 
-// maxDepth bounds nesting, so that a cyclic value fails instead of looping.
-const maxDepth = 100
+// maxDepth bounds nesting. cycleDepth is the depth past which references
+// are tracked, so that a cyclic value fails at once with ErrCyclic: values
+// nested less deeply cost no tracking.
+const (
+	maxDepth   = 1000
+	cycleDepth = 16
+)
 
 // iface encodes v, a value of interface type, as its dynamic type and value.
 func (s *state) iface(v reflect.Value) error {
 	if v.Kind() == reflect.Interface {
 		if v.IsNil() {
-			s.u64(0)
+			s.str("") // no type is named ""
 			return nil
 		}
 		v = v.Elem()
@@ -225,7 +279,7 @@ func (s *state) iface(v reflect.Value) error {
 	if err := cachedHashable(t); err != nil {
 		return err
 	}
-	s.u64(typeID(t))
+	s.str(typeID(t))
 	return encoderFor(t)(s, v)
 }
 
@@ -252,23 +306,22 @@ type encoder func(s *state, v reflect.Value) error
 
 var (
 	encoders sync.Map // reflect.Type -> encoder
-	typeIDs  sync.Map // reflect.Type -> uint64
+	typeIDs  sync.Map // reflect.Type -> string
 	okTypes  sync.Map // reflect.Type -> error (nil when hashable)
 )
 
 // typeID identifies t across processes: by import path and name for named
 // types, by structure otherwise.
-func typeID(t reflect.Type) uint64 {
+func typeID(t reflect.Type) string {
 	if id, ok := typeIDs.Load(t); ok {
-		return id.(uint64)
+		return id.(string)
 	}
 	name := t.String()
 	if t.Name() != "" && t.PkgPath() != "" {
 		name = t.PkgPath() + "." + t.Name()
 	}
-	id := xxh3.HashString(name)
-	typeIDs.Store(t, id)
-	return id
+	typeIDs.Store(t, name)
+	return name
 }
 
 func encoderFor(t reflect.Type) encoder {
@@ -298,6 +351,9 @@ func encoderFor(t reflect.Type) encoder {
 func newEncoder(t reflect.Type) encoder {
 	if t == timeType {
 		return encodeTime
+	}
+	if isTime(t) { // type Day time.Time: as the time.Time it holds
+		return func(s *state, v reflect.Value) error { return encodeTime(s, v.Convert(timeType)) }
 	}
 	if t.Implements(hashableType) && t.Kind() != reflect.Interface {
 		return encodeHashable(t)
@@ -359,7 +415,13 @@ func newEncoder(t reflect.Type) encoder {
 				return nil
 			}
 			s.byte1(1)
-			return s.sequence(v, elem)
+			leave, err := s.visit(v)
+			if err != nil {
+				return err
+			}
+			err = s.sequence(v, elem)
+			leave()
+			return err
 		}
 	case reflect.Array:
 		elem := encoderFor(t.Elem())
@@ -385,7 +447,11 @@ func pointerEncoder(elem encoder) encoder {
 		if err := s.enter(); err != nil {
 			return err
 		}
-		err := elem(s, v.Elem())
+		leave, err := s.visit(v)
+		if err == nil {
+			err = elem(s, v.Elem())
+			leave()
+		}
 		s.depth--
 		return err
 	}
@@ -401,7 +467,36 @@ func (s *state) enter() error {
 	return nil
 }
 
-var errTooDeep = fmt.Errorf("value nested deeper than %d levels (cyclic?): %w", maxDepth, ErrUnhashable)
+var errTooDeep = fmt.Errorf("value nested deeper than %d levels: %w", maxDepth, ErrUnhashable)
+
+// ErrCyclic is wrapped by the error of a value that contains itself. Such
+// an error also wraps ErrUnhashable.
+var ErrCyclic = errors.New("cyclic value")
+
+var errCyclic = fmt.Errorf("%w: it contains itself, so no finite key describes it: %w", ErrCyclic, ErrUnhashable)
+
+func nothing() {}
+
+// visit records reference v (a non-nil pointer, slice or map) on the path
+// being encoded, past cycleDepth, and fails with errCyclic when it is on
+// the path already. The caller calls leave when done with v.
+func (s *state) visit(v reflect.Value) (leave func(), err error) {
+	if s.depth < cycleDepth {
+		return nothing, nil
+	}
+	k := visit{ptr: v.Pointer(), typ: v.Type()}
+	if v.Kind() == reflect.Slice {
+		k.n = v.Len()
+	}
+	if _, ok := s.path[k]; ok {
+		return nil, errCyclic
+	}
+	if s.path == nil {
+		s.path = map[visit]struct{}{}
+	}
+	s.path[k] = struct{}{}
+	return func() { delete(s.path, k) }, nil
+}
 
 func (s *state) sequence(v reflect.Value, elem encoder) error {
 	n := v.Len()
@@ -414,40 +509,63 @@ func (s *state) sequence(v reflect.Value, elem encoder) error {
 	return nil
 }
 
-// An unordered set of items is encoded independently of their order: each
-// item is encoded into sub and hashed on its own, and the digests summed.
+// An unordered collection (a map, a hash:"set" slice) is encoded
+// independently of its order: each item is encoded on its own, and the
+// items are written sorted by their encodings, each with its length. The
+// encoding stays injective; no item digest is involved.
 type unordered struct {
-	sub    *state
-	hi, lo uint64
-	n      int
+	s     *state
+	start int // where the items' encodings begin in s.b
+	first int // the first of this collection's spans in s.items
+	n     int
 }
 
 func (s *state) beginUnordered() (*unordered, error) {
 	if s.depth+1 > maxDepth {
 		return nil, errTooDeep
 	}
-	sub := getState()
-	sub.depth = s.depth + 1
-	return &unordered{sub: sub}, nil
+	s.depth++
+	return &unordered{s: s, start: len(s.b), first: len(s.items)}, nil
 }
 
-// item starts the next item; the caller then encodes it into u.sub.
-func (u *unordered) item() { u.flush(); u.sub.b = u.sub.b[:0]; u.n++ }
+// item starts the next item; the caller then encodes it into u.s.
+func (u *unordered) item() {
+	u.close()
+	u.s.items = append(u.s.items, span{from: len(u.s.b)})
+	u.n++
+}
 
-func (u *unordered) flush() {
+// close ends the current item, if any.
+func (u *unordered) close() {
 	if u.n > 0 {
-		h := xxh3.Hash128(u.sub.b)
-		u.hi += h.Hi
-		u.lo += h.Lo
+		u.s.items[len(u.s.items)-1].to = len(u.s.b)
 	}
 }
 
-func (u *unordered) end(s *state) {
-	u.flush()
-	putState(u.sub)
-	s.b = binary.AppendUvarint(s.b, uint64(u.n))
-	s.u64(u.hi)
-	s.u64(u.lo)
+// abort gives up the collection after an error.
+func (u *unordered) abort() {
+	u.s.depth--
+	u.s.items = u.s.items[:u.first]
+}
+
+// end writes the items sorted, in place of their encodings in order.
+func (u *unordered) end() {
+	u.close()
+	s := u.s
+	s.depth--
+	items := s.items[u.first:]
+	enc := s.b[u.start:]
+	slices.SortFunc(items, func(a, b span) int {
+		return bytes.Compare(s.b[a.from:a.to], s.b[b.from:b.to])
+	})
+	// The sorted copy goes after the encodings, then replaces them.
+	out := binary.AppendUvarint(s.b, uint64(u.n))
+	for _, it := range items {
+		out = binary.AppendUvarint(out, uint64(it.to-it.from))
+		out = append(out, out[it.from:it.to]...)
+	}
+	s.b = append(s.b[:u.start], out[u.start+len(enc):]...)
+	s.items = s.items[:u.first]
 }
 
 func mapEncoder(t reflect.Type) encoder {
@@ -463,6 +581,12 @@ func mapEncoder(t reflect.Type) encoder {
 		if err != nil {
 			return err
 		}
+		leave, err := s.visit(v)
+		if err != nil {
+			u.abort()
+			return err
+		}
+		defer leave()
 		var it reflect.MapIter
 		it.Reset(v)
 		// Reuse one key and one value for every entry where reflect allows
@@ -480,20 +604,20 @@ func mapEncoder(t reflect.Type) encoder {
 			} else {
 				k, e = it.Key(), it.Value()
 			}
-			if err := kenc(u.sub, k); err != nil {
-				putState(u.sub)
+			if err := kenc(s, k); err != nil {
+				u.abort()
 				return err
 			}
-			if err := venc(u.sub, e); err != nil {
-				putState(u.sub)
+			if err := venc(s, e); err != nil {
+				u.abort()
 				return err
 			}
 		}
 		if u.n != v.Len() {
-			putState(u.sub)
+			u.abort()
 			return errors.New("map changed while being hashed")
 		}
-		u.end(s)
+		u.end()
 		return nil
 	}
 }
@@ -512,12 +636,12 @@ func setEncoder(t reflect.Type) encoder {
 		}
 		for i := range v.Len() {
 			u.item()
-			if err := elem(u.sub, v.Index(i)); err != nil {
-				putState(u.sub)
+			if err := elem(s, v.Index(i)); err != nil {
+				u.abort()
 				return err
 			}
 		}
-		u.end(s)
+		u.end()
 		return nil
 	}
 }
@@ -632,18 +756,38 @@ func newStructural(t reflect.Type) encoder {
 func (k *Keyer) KeyFrom(all []reflect.Value, pos []int) (string, error) {
 	s := getState()
 	defer putState(s)
+	if err := k.encode(s, all, pos); err != nil {
+		return "", err
+	}
+	return s.key(), nil
+}
+
+// ValueKeyFrom is KeyFrom for a store that keeps Go values in this process
+// (store.ValueStore): the canonical encoding itself where it is shorter
+// than a digest (64 bytes), which costs no hashing, else the digest. Such
+// keys must not leave the process: they are not printable.
+func (k *Keyer) ValueKeyFrom(all []reflect.Value, pos []int) (string, error) {
+	s := getState()
+	defer putState(s)
+	if err := k.encode(s, all, pos); err != nil {
+		return "", err
+	}
+	return s.valueKey(), nil
+}
+
+func (k *Keyer) encode(s *state, all []reflect.Value, pos []int) error {
 	for i, a := range k.args {
 		v := all[pos[i]]
 		if a.enc == nil {
 			if err := s.iface(v); err != nil {
-				return "", err
+				return err
 			}
 			continue
 		}
-		s.u64(a.id)
+		s.str(a.id)
 		if err := a.enc(s, v); err != nil {
-			return "", err
+			return err
 		}
 	}
-	return s.key(), nil
+	return nil
 }

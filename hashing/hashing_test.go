@@ -171,8 +171,8 @@ func TestDifferentValuesDifferentKeys(t *testing.T) {
 
 func TestKeyShape(t *testing.T) {
 	k := key(t, "x")
-	if len(k) != 32 || strings.Trim(k, "0123456789abcdef") != "" {
-		t.Fatalf("key %q: want 32 lowercase hex digits (128 bits)", k)
+	if len(k) != 64 || strings.Trim(k, "0123456789abcdef") != "" {
+		t.Fatalf("key %q: want 64 lowercase hex digits (SHA-256)", k)
 	}
 }
 

@@ -9,13 +9,13 @@ package reflectx
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"reflect"
 	"sort"
 	"strings"
 	"sync"
-
-	"github.com/zeebo/xxh3"
 )
 
 var (
@@ -105,7 +105,8 @@ func Analyze(fn, recv reflect.Type) (*Signature, error) {
 func fingerprint(t reflect.Type) string {
 	var b strings.Builder
 	describe(&b, t, map[reflect.Type]bool{})
-	return fmt.Sprintf("%016x", xxh3.HashString(b.String()))
+	sum := sha256.Sum256([]byte(b.String()))
+	return hex.EncodeToString(sum[:8])
 }
 
 // describe writes t with every named type expanded once: a type's identity
