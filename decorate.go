@@ -294,6 +294,9 @@ func build(v reflect.Value, recv reflect.Type, label, qual string, base, own def
 	if err != nil {
 		return fail("", "", err)
 	}
+	if sig, err = ignoreArgs(sig, p.IgnoreArgs); err != nil {
+		return fail("ignore_args", p.IgnoreArgs, err)
+	}
 	orig := reflect.New(v.Type()).Elem() // a copy: v itself gets the wrapper
 	orig.Set(v)
 	f := &fn{field: label, sig: sig, orig: orig, p: p, flights: map[string]*flight{}}
