@@ -16,6 +16,7 @@ import (
 	"github.com/cachier-go/cachier/metrics"
 	reflectx "github.com/cachier-go/cachier/reflect"
 	"github.com/cachier-go/cachier/store"
+	"github.com/cachier-go/cachier/store/memstore"
 )
 
 // fn is one decorated function: what Decorate decided, and the state its
@@ -36,7 +37,8 @@ type fn struct {
 	plan     *codec.Plan           // results <-> entries (codec.go)
 	planErr  error                 // why plan is nil: a memory function's result type the codec cannot keep
 	cacheDir string
-	explicit bool // name= gave the identity, so sharing it is deliberate
+	explicit bool          // name= gave the identity, so sharing it is deliberate
+	mem      memstore.Func // st's part for this function, when st is a memory store
 
 	p   defaults.Params // resolved at decoration
 	own ownMask         // per-call keys the function's own configuration set
@@ -226,7 +228,16 @@ func (o *callOpts) applyTo(p *params) {
 func (c *callState) lookup() (out []reflect.Value, t time.Time, found bool, err error) {
 	f := c.f
 	if f.vs != nil {
-		v, t, ok := f.vs.GetValue(f.name, c.key)
+		var (
+			v  any
+			t  time.Time
+			ok bool
+		)
+		if f.mem.Usable() { // no lookup by name
+			v, t, ok = f.mem.GetValue(c.key)
+		} else {
+			v, t, ok = f.vs.GetValue(f.name, c.key)
+		}
 		if !ok {
 			return nil, time.Time{}, false, nil
 		}

@@ -382,6 +382,9 @@ func build(v reflect.Value, recv reflect.Type, label, qual string, base, own def
 		qual, f.explicit = p.Name, true
 	}
 	f.name = identity(p.KeyPrefix, qual, p.Version, sig.Fingerprint)
+	if ms, ok := f.st.(*memstore.Store); ok {
+		f.mem = ms.Func(f.name)
+	}
 	if p.EnableMetrics {
 		f.metrics = metrics.New(f.name, p.MetricsSamplingRate)
 	}

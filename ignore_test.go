@@ -70,10 +70,10 @@ func TestIgnoreArgs(t *testing.T) {
 
 type recvSvc struct {
 	Find func(s *recvSvc, ctx context.Context, id int, log *slog.Logger) int `cachier:"backend=memory,ignore_args=3"`
-	Bad  func(s *recvSvc, ctx context.Context, id int) int                    `cachier:"backend=memory,ignore_args=0"`
-	Ctx  func(ctx context.Context, id int) int                                `cachier:"backend=memory,ignore_args=0"`
-	Far  func(id int) int                                                     `cachier:"backend=memory,ignore_args=1"`
-	Junk func(id int) int                                                     `cachier:"backend=memory,ignore_args=a"`
+	Bad  func(s *recvSvc, ctx context.Context, id int) int                   `cachier:"backend=memory,ignore_args=0"`
+	Ctx  func(ctx context.Context, id int) int                               `cachier:"backend=memory,ignore_args=0"`
+	Far  func(id int) int                                                    `cachier:"backend=memory,ignore_args=1"`
+	Junk func(id int) int                                                    `cachier:"backend=memory,ignore_args=a"`
 }
 
 func TestIgnoreArgsPositionsChecked(t *testing.T) {

@@ -769,8 +769,19 @@ func (k *Keyer) KeyFrom(all []reflect.Value, pos []int) (string, error) {
 func (k *Keyer) ValueKeyFrom(all []reflect.Value, pos []int) (string, error) {
 	s := getState()
 	defer putState(s)
-	if err := k.encode(s, all, pos); err != nil {
-		return "", err
+	// The types are fixed for one Keyer: only an interface argument's
+	// dynamic type need be written.
+	for i, a := range k.args {
+		v := all[pos[i]]
+		var err error
+		if a.enc == nil {
+			err = s.iface(v)
+		} else {
+			err = a.enc(s, v)
+		}
+		if err != nil {
+			return "", err
+		}
 	}
 	return s.valueKey(), nil
 }
