@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/cachier-go/cachier"
+	"github.com/cachier-go/cachier/store"
 )
 
 // adder is a factory of closures: every closure it returns has the same
@@ -256,4 +257,23 @@ func TestHandlesListsLiveFunctions(t *testing.T) {
 		t.Error("Handles does not list a live decorated function")
 	}
 	runtime.KeepAlive(&f)
+}
+
+// store.KeyPrefix reads back the escaped key_prefix of an identity.
+func TestKeyPrefixOfIdentities(t *testing.T) {
+	reset(t)
+	for prefix, want := range map[string]string{"": "", "app": "app", "a:b@c#d%e": "a%3Ab%40c%23d%25e"} {
+		f := add
+		spec := "backend=memory,name=x:y"
+		if prefix != "" {
+			spec += ",key_prefix='" + prefix + "'"
+		}
+		if err := cachier.Decorate(&f, cachier.Tag(spec)); err != nil {
+			t.Fatal(err)
+		}
+		h, _ := cachier.Of(&f)
+		if got := store.KeyPrefix(h.Name()); got != want {
+			t.Errorf("key_prefix %q: identity %q, KeyPrefix %q, want %q", prefix, h.Name(), got, want)
+		}
+	}
 }
