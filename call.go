@@ -238,7 +238,7 @@ func (c *callState) lookup() (out []reflect.Value, t time.Time, found bool, err 
 		} else {
 			v, t, ok = f.vs.GetValue(f.name, c.key)
 		}
-		if !ok {
+		if !ok || f.expired(t) {
 			return nil, time.Time{}, false, nil
 		}
 		return v.([]reflect.Value), t, true, nil
@@ -252,6 +252,9 @@ func (c *callState) lookup() (out []reflect.Value, t time.Time, found bool, err 
 		return nil, time.Time{}, false, err
 	}
 	f.storeOK()
+	if f.expired(e.Time) {
+		return nil, time.Time{}, false, nil
+	}
 	out, err = f.decodeOut(e.Value)
 	if err != nil {
 		f.logOnce("decode", "cachier: cannot decode a cached entry; recomputing and overwriting it", err)
@@ -450,7 +453,7 @@ func (c *callState) newerEntry(staleTime time.Time) ([]reflect.Value, bool) {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		c.storeFailed("get", err)
 	}
-	if err != nil || !replaced(e.Time, staleTime) {
+	if err != nil || !replaced(e.Time, staleTime) || f.expired(e.Time) {
 		return nil, false
 	}
 	out, err := f.decodeOut(e.Value)
@@ -543,7 +546,7 @@ func (c *callState) store(out []reflect.Value) bool {
 		c.say("store failing: result not stored")
 		return false
 	}
-	if err := f.st.Set(context.WithoutCancel(c.ctx), f.name, c.key, store.Entry{Value: b, Time: time.Now()}); err != nil {
+	if err := f.st.Set(context.WithoutCancel(c.ctx), f.name, c.key, f.entry(b)); err != nil {
 		c.storeFailed("set", err)
 		c.say("store failed: result not stored", "error", err)
 		return false
@@ -556,7 +559,8 @@ func (c *callState) store(out []reflect.Value) bool {
 // maybeCleanup starts a background deletion of stale entries when
 // cleanup_stale is on and cleanup_interval has passed since the last one.
 func (f *fn) maybeCleanup(c *callState) {
-	if !c.p.cleanupStale || c.p.staleAfter <= 0 || f.br.open.Load() {
+	cutoff, due := f.cleanupCutoff(c.p) // expire.go
+	if !due || f.br.open.Load() {
 		return
 	}
 	now := time.Now().UnixNano()
@@ -564,7 +568,6 @@ func (f *fn) maybeCleanup(c *callState) {
 	if last != 0 && now-last < int64(c.p.cleanupInterval) || !f.lastCleanup.CompareAndSwap(last, now) {
 		return
 	}
-	cutoff := time.Now().Add(-c.p.staleAfter)
 	ctx := context.WithoutCancel(c.ctx)
 	mc := c.mc // not c: capturing it would move every call's state to the heap
 	if !background.try(func() {

@@ -3,11 +3,9 @@ package cachier
 import (
 	"errors"
 	"reflect"
-	"time"
 
 	"github.com/cachier-go/cachier/codec"
 	"github.com/cachier-go/cachier/defaults"
-	"github.com/cachier-go/cachier/store"
 )
 
 // newPlan compiles, once per function at Decorate, how its results become
@@ -51,5 +49,3 @@ func (f *fn) encode(vals []reflect.Value) ([]byte, error) {
 	}
 	return f.plan.Encode(vals)
 }
-
-func storeEntry(b []byte) store.Entry { return store.Entry{Value: b, Time: time.Now()} }

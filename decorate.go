@@ -391,6 +391,9 @@ func build(v reflect.Value, recv reflect.Type, label, qual string, base, own def
 	if err := checkBounds(f, label, p, set, valueOf); err != nil {
 		return nil, err
 	}
+	if err := checkExpiry(label, p, valueOf); err != nil {
+		return nil, err
+	}
 	return f, nil
 }
 

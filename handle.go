@@ -121,7 +121,7 @@ func (h *Handle) Precache(ctx context.Context, value any, args ...any) error {
 	if err != nil {
 		return fmt.Errorf("cachier: %s: Precache: encoding the value: %w", f.field, err)
 	}
-	return f.st.Set(ctx, f.name, key, storeEntry(b))
+	return f.st.Set(ctx, f.name, key, f.entry(b))
 }
 
 // convert returns a as a value of type t; nil is t's zero value.

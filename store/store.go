@@ -157,6 +157,14 @@ type Waiter interface {
 	Wait(ctx context.Context, fn, key string) error
 }
 
+// An Expirer deletes entries at their Entry.Expires by itself (a key TTL,
+// a TTL index), so that the core need not run DeleteStale to remove the
+// entries of functions with expire_after. ExpiresEntries reports whether it
+// does so now (a MongoDB TTL index, say, may have been refused).
+type Expirer interface {
+	ExpiresEntries() bool
+}
+
 // A Bounder keeps at most a number of entries, or of bytes of encoded
 // values, per function, evicting the least valuable entries (least recently
 // used, or better) beyond that. The core calls Bound once when it decorates

@@ -150,8 +150,9 @@ type Store struct {
 }
 
 var (
-	_ store.Store  = (*Store)(nil)
-	_ store.Waiter = (*Store)(nil)
+	_ store.Store   = (*Store)(nil)
+	_ store.Waiter  = (*Store)(nil)
+	_ store.Expirer = (*Store)(nil)
 )
 
 // An Option configures a Store.
@@ -350,6 +351,10 @@ func (s *Store) Unmark(ctx context.Context, fn, key, owner string) error {
 	}
 	return nil
 }
+
+// ExpiresEntries implements store.Expirer: an entry with an Expires is a
+// key with that expiry, which Redis deletes by itself.
+func (s *Store) ExpiresEntries() bool { return true }
 
 // Delete implements store.Store with one DEL of the entry's hash. The mark,
 // a key of its own, stays.
