@@ -134,14 +134,17 @@ func (f *fn) call(args []reflect.Value) []reflect.Value {
 			defer func() { m.End(c.outcome, c.mc) }()
 		}
 	}
-	key, err := f.key(args)
+	key, scratch, err := f.borrowKey(args, o) // keys.go
+	if scratch != nil {
+		defer scratch.Release()
+	}
 	if err != nil {
 		c.count(metrics.Uncacheable)
 		f.logOnce("key", "cachier: cannot compute the key; calling the function uncached", err)
 		c.say("no key: calling the function uncached", "error", err)
 		return f.callOrig(args)
 	}
-	c.key = key
+	c.key, c.borrowed = key, scratch != nil
 	f.maybeCleanup(c) // under the function's stale_after, not this call's
 	if o != nil {
 		o.applyTo(&c.p)
@@ -163,6 +166,8 @@ type callState struct {
 	args []reflect.Value
 	p    params
 	key  string
+
+	borrowed bool // key lives in a pooled buffer until ownKey (keys.go)
 
 	noStore bool    // the store failed during this call, or is skipped: leave it alone
 	probe   bool    // this call probes a store whose circuit is open
@@ -294,6 +299,7 @@ func (c *callState) run() []reflect.Value {
 		c.outcome = metrics.Hit
 		return out
 	}
+	c.ownKey()
 	if found {
 		c.outcome = metrics.StaleHit
 		c.say("found: stale", "age", time.Since(t))

@@ -84,3 +84,37 @@ func TestCyclicArgumentRunsUncached(t *testing.T) {
 	}
 	runtime.KeepAlive(&f)
 }
+
+// Memory hits borrow their key from a pooled buffer: concurrent hits and
+// misses of many keys each get their own result, and the keys kept by
+// misses are not overwritten by later calls' buffers.
+func TestBorrowedKeysStayApart(t *testing.T) {
+	reset(t)
+	f := func(a, b int) int { return a*1000 + b }
+	if err := cachier.Decorate(&f, cachier.Tag("backend=memory,name=test.borrowed")); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan bool)
+	for g := range 4 {
+		go func() {
+			ok := true
+			for i := range 2000 {
+				a, b := (i+g)%97, i%13
+				ok = ok && f(a, b) == a*1000+b
+			}
+			done <- ok
+		}()
+	}
+	for range 4 {
+		if !<-done {
+			t.Fatal("a call got another key's result")
+		}
+	}
+	for a := range 97 {
+		for b := range 13 {
+			if got := f(a, b); got != a*1000+b {
+				t.Fatalf("f(%d, %d) = %d", a, b, got)
+			}
+		}
+	}
+}

@@ -61,6 +61,7 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -767,23 +768,46 @@ func (k *Keyer) KeyFrom(all []reflect.Value, pos []int) (string, error) {
 // than a digest (64 bytes), which costs no hashing, else the digest. Such
 // keys must not leave the process: they are not printable.
 func (k *Keyer) ValueKeyFrom(all []reflect.Value, pos []int) (string, error) {
-	s := getState()
-	defer putState(s)
-	// The types are fixed for one Keyer: only an interface argument's
-	// dynamic type need be written.
+	key, s, err := k.BorrowValueKey(all, pos)
+	if s != nil {
+		key = strings.Clone(key)
+		s.Release()
+	}
+	return key, err
+}
+
+// A Scratch holds the buffer of a borrowed key (BorrowValueKey) until
+// Release.
+type Scratch state
+
+// Release returns the buffer of a borrowed key: the key must not be used
+// afterwards.
+func (s *Scratch) Release() { putState((*state)(s)) }
+
+// BorrowValueKey is ValueKeyFrom without allocating: key lives in a pooled
+// buffer, valid until s.Release (s is nil when key is its own string, a
+// digest). The caller clones key (strings.Clone) to keep it longer: the
+// memory backend's hit path looks the key up and is done with it.
+func (k *Keyer) BorrowValueKey(all []reflect.Value, pos []int) (key string, s *Scratch, err error) {
+	st := getState()
 	for i, a := range k.args {
 		v := all[pos[i]]
-		var err error
 		if a.enc == nil {
-			err = s.iface(v)
+			err = st.iface(v)
 		} else {
-			err = a.enc(s, v)
+			err = a.enc(st, v)
 		}
 		if err != nil {
-			return "", err
+			putState(st)
+			return "", nil, err
 		}
 	}
-	return s.valueKey(), nil
+	if len(st.b) >= 2*sha256.Size {
+		key = st.key()
+		putState(st)
+		return key, nil, nil
+	}
+	return unsafe.String(unsafe.SliceData(st.b), len(st.b)), (*Scratch)(st), nil
 }
 
 func (k *Keyer) encode(s *state, all []reflect.Value, pos []int) error {
