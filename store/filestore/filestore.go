@@ -23,19 +23,38 @@
 //
 // Directories are created with mode 0700 and files with mode 0600, since
 // cached results can be private. Clear, ClearMarks and DeleteStale touch the
-// files of their function only.
+// files of their function only. Nothing inside the directory is followed
+// through a symbolic link (see paths.go): a link at an entry directory, a
+// log, a journal or a lock file makes the operation fail. A directory the
+// process may only read (a shared, pre-filled cache) serves hits; writes
+// to it fail.
+//
+// # Expiry and bounds
+//
+// An entry past its Expires is never served, and DeleteStale and
+// compaction drop it. Bound (max_entries, max_size) keeps a function
+// within a number of entries or bytes of values, evicting the least
+// recently used (see bound.go); Functions and Entries (store.Lister) list
+// what a directory holds without reading values.
 //
 // # The log
 //
-// A log starts with an 8-byte magic number; each record after it is framed
-// by its length and its CRC-32C. A write appends one record at the end of
+// A log starts with an 8-byte magic number and a record naming the
+// function it belongs to; each record is framed by its length and its
+// CRC-32C, seeded (but for the first) with a hash of the function's
+// identity, so that a log or entry file copied from another function is a
+// miss, never that function's cache; a log of another function or of an
+// older format is ignored and replaced by the next write. A write appends one record at the end of
 // the file (never rewriting what is there) under an exclusive lock, so a
 // write costs the same with ten entries or a million. Each process keeps an
 // in-memory index, key → offset, and reads a value with one positioned read.
 // Before a Get the store stats the log: when neither the file nor its size
 // has changed, nothing is read; when it grew, only the new records are read;
 // when it was replaced (another process compacted or cleared it), the new
-// file is read from the start.
+// file is read from the start. Before reading on from where it stopped, and
+// before every write, the store checks that the last record it read is
+// still where it was, so that a log truncated in place and regrown by other
+// writers is read again from the start, never from inside a record.
 //
 // When the records that no longer count (overwritten entries, released
 // marks) outweigh the live ones, and pass 256 KiB, a writer compacts the log:
