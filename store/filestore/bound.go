@@ -189,6 +189,9 @@ func (st *fnState) enforceBounds() error {
 			return nil
 		}
 	}
+	if len(b.ents) < 2 {
+		return nil // never the only entry: Set refused values larger than max_size
+	}
 	keys := make([]string, 0, len(b.ents))
 	for k := range b.ents {
 		keys = append(keys, k)
