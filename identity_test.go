@@ -159,23 +159,29 @@ func TestIdentityPartsNeverRunTogether(t *testing.T) {
 }
 
 // A program's package main is replaced by its main package path, so that
-// two programs' main.Service.Fetch never share entries.
+// two programs' main.Service.Fetch never share entries; and func literals
+// need name= whether the program is built with inlining or without.
 func TestMainPackageIsQualified(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a program")
 	}
-	out, err := exec.Command("go", "run", "./testdata/mainident").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go run: %v\n%s", err, out)
-	}
-	const pkg = "github.com/cachier-go/cachier/testdata/mainident"
-	for _, want := range []string{pkg + ".Service.Fetch#", pkg + ".fetch#"} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("identities %q: want one starting %q", out, want)
+	for _, flags := range []string{"", "-l"} {
+		out, err := exec.Command("go", "run", "-gcflags="+flags, "./testdata/mainident").CombinedOutput()
+		if err != nil {
+			t.Fatalf("go run -gcflags=%s: %v\n%s", flags, err, out)
 		}
-	}
-	if strings.Contains(string(out), "main.") {
-		t.Errorf("identities %q still say main.", out)
+		const pkg = "github.com/cachier-go/cachier/testdata/mainident"
+		for _, want := range []string{pkg + ".Service.Fetch#", pkg + ".fetch#"} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("-gcflags=%s: identities %q: want one starting %q", flags, out, want)
+			}
+		}
+		if strings.Contains(string(out), "\nmain.") || strings.HasPrefix(string(out), "main.") {
+			t.Errorf("-gcflags=%s: identities %q still say main.", flags, out)
+		}
+		if n := strings.Count(string(out), "literal: true"); n != 2 {
+			t.Errorf("-gcflags=%s: %d of 2 func literals refused without name=:\n%s", flags, n, out)
+		}
 	}
 }
 
