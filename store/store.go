@@ -123,7 +123,9 @@ type Store interface {
 // shared by every caller that hits the key.
 //
 // The memory store implements it. A store that crosses process boundaries
-// must not.
+// must not. Its keys never leave the process, so the core may key it by the
+// arguments' canonical encoding instead of a digest: a ValueStore's keys
+// (in every method) may be any bytes, not only hex digits.
 type ValueStore interface {
 	Store
 
