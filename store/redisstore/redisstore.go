@@ -13,18 +13,25 @@
 //
 // Every key of one function starts with the same base,
 //
-//	<prefix>{<h>}:
+//	<prefix><app>:{<h>}:    for a function with a key_prefix
+//	<prefix>{<h>}:          for one without
 //
-// where <prefix> is the WithKeyPrefix namespace ("" by default) and <h> is
-// the first 128 bits of the SHA-256 of the function identity, in hex. The
-// identity itself may be long and contain any byte, braces included, so it
-// never appears in a key; two identities share a base only if their SHA-256
-// hashes share 128 bits. The braces make <h> the Redis Cluster hash tag: all
-// keys of one function live in one slot, so the multi-key commands below
-// work on a Cluster, and different functions spread over the slots. (A
-// prefix that carries its own hash tag, such as "{app}:", puts every
-// function in that one slot; avoid a prefix containing "{}", which would
-// leave the keys without a common tag.) Under the base:
+// where <prefix> is the WithKeyPrefix namespace ("" by default), <app> the
+// function's key_prefix as its identity holds it (store.KeyPrefix: "%", ":",
+// "@" and "#" escaped as %25, %3A, %40 and %23, and here "{" and "}" as %7B
+// and %7D), and <h> the first 128 bits of the SHA-256 of the function
+// identity, in hex. The key_prefix leads the key names readably, so that an
+// operator finds an application's keys with SCAN MATCH app:*, and a Redis
+// ACL user limited to ~app:* can use the functions of key_prefix app and
+// none of another application's keys. The rest of the identity may be long
+// and contain any byte, braces included, so it never appears in a key; two
+// identities share a base only if their SHA-256 hashes share 128 bits. The
+// braces make <h> the Redis Cluster hash tag: all keys of one function live
+// in one slot, so the multi-key commands below work on a Cluster, and
+// different functions spread over the slots. (A WithKeyPrefix prefix that
+// carries its own hash tag, such as "{app}:", puts every function in that
+// one slot; avoid one containing "{}", which would leave the keys without a
+// common tag.) Under the base:
 //
 //	<base>e:<key>   hash, one per entry: field "v" is the value, byte for
 //	                byte, field "t" the entry's Time in microseconds since
@@ -45,11 +52,13 @@
 //
 // # Operations
 //
-// Get is one HMGET and Delete one DEL: one round trip each. Set writes the hash, deletes the mark
-// and publishes in one Lua script (atomic, as MULTI/EXEC would be, and its
-// PUBLISH lands on the keys' node on a Ring too), so a reader never sees
-// the new entry beside the old mark, and a failed write leaves the old
-// entry whole. Mark runs a small Lua script (GET, then SET PX when the mark
+// Get is one HMGET and Delete one DEL: one round trip each. Set writes the
+// hash, deletes the mark and publishes in one Lua script (atomic, as
+// MULTI/EXEC would be, and its PUBLISH lands on the keys' node on a Ring
+// too), so a reader never sees the new entry beside the old mark, and a
+// failed write leaves the old entry whole. Waking waiters is best effort:
+// a PUBLISH the server refuses (an ACL user without channel rights, Redis
+// 7's default for new users) never fails the write or the Unmark. Mark runs a small Lua script (GET, then SET PX when the mark
 // is free or already the caller's), so among any number of processes at
 // most one acquires a free mark, and only the owner extends it; Unmark is a
 // script that deletes the mark only when the caller owns it.
@@ -76,7 +85,9 @@
 // since Pub/Sub delivery is at most once. Each Wait uses a connection of its
 // own for its duration (go-redis dials one per subscription), so a caller
 // gains most by waiting in long windows: a context with less than
-// MinSubscribe left is simply waited out.
+// MinSubscribe left is simply waited out. An ACL user without channel
+// rights cannot subscribe: Wait then returns at once (a spurious return,
+// so the caller polls) for a minute before it tries again.
 //
 // # Timeouts and failures
 //
@@ -147,6 +158,23 @@ type Store struct {
 	prefix  string
 	timeout time.Duration
 	op      *opctx.Timeout // applies timeout to each operation; see package opctx
+
+	// noSubscribeUntil (Unix nanoseconds) is when Wait next tries to
+	// subscribe after the server refused a subscription (NOPERM: no
+	// channel rights); until then Wait returns at once, and the caller
+	// polls.
+	noSubscribeUntil atomic.Int64
+}
+
+// noPermRetry is how long Wait polls after the server refused it a
+// subscription before it tries again.
+const noPermRetry = time.Minute
+
+// isNoPerm reports the server's refusal of a command, key or channel to the
+// connection's ACL user.
+func isNoPerm(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && strings.HasPrefix(re.Error(), "NOPERM")
 }
 
 var (
@@ -159,10 +187,11 @@ var (
 type Option func(*Store)
 
 // WithKeyPrefix puts every key and channel of the store under prefix, a
-// namespace that keeps several applications apart on one server (SPEC's
-// key_prefix; the core may also fold key_prefix into function identities).
-// A prefix usually ends in a separator, such as "myapp:". See the package
-// documentation about braces.
+// namespace that keeps several applications apart on one server. The tag's
+// key_prefix needs no WithKeyPrefix: it reaches the store in the function
+// identity and leads the function's key names (see the package
+// documentation). A prefix usually ends in a separator, such as "myapp:".
+// See the package documentation about braces.
 func WithKeyPrefix(prefix string) Option {
 	return func(s *Store) { s.prefix = prefix }
 }
@@ -187,7 +216,8 @@ func New(rdb redis.UniversalClient, opts ...Option) *Store {
 	return s
 }
 
-// base returns "<prefix>{<h>}:", the start of every key of fn.
+// base returns "<prefix><app>:{<h>}:" (or "<prefix>{<h>}:" for an
+// identity without key_prefix), the start of every key of fn.
 func (s *Store) base(fn string) string { return s.key(fn, "", "") }
 
 // key returns base(fn) + kind + key in one allocation.
@@ -195,15 +225,42 @@ func (s *Store) key(fn, kind, key string) string {
 	h := sha256.Sum256([]byte(fn))
 	var x [32]byte
 	hex.Encode(x[:], h[:16])
+	app := store.KeyPrefix(fn)
 	var b strings.Builder
-	b.Grow(len(s.prefix) + len(x) + 3 + len(kind) + len(key))
+	b.Grow(len(s.prefix) + len(app) + 1 + len(x) + 3 + len(kind) + len(key))
 	b.WriteString(s.prefix)
+	if app != "" {
+		writeApp(&b, app)
+		b.WriteByte(':')
+	}
 	b.WriteByte('{')
 	b.Write(x[:])
 	b.WriteString("}:")
 	b.WriteString(kind)
 	b.WriteString(key)
 	return b.String()
+}
+
+// writeApp writes an identity's key_prefix into a key name, with its
+// braces escaped as %7B and %7D: a brace there would take the place of the
+// function's hash tag (an empty "{}" would even spread one function's keys
+// over the slots of a Cluster). Identities escape "%" as "%25", so the
+// result is unambiguous.
+func writeApp(b *strings.Builder, app string) {
+	if !strings.ContainsAny(app, "{}") {
+		b.WriteString(app)
+		return
+	}
+	for i := range len(app) {
+		switch c := app[i]; c {
+		case '{':
+			b.WriteString("%7B")
+		case '}':
+			b.WriteString("%7D")
+		default:
+			b.WriteByte(c)
+		}
+	}
 }
 
 func (s *Store) entryKey(fn, key string) string { return s.key(fn, "e:", key) }
@@ -276,7 +333,7 @@ else
 	redis.call('PEXPIREAT', KEYS[1], ARGV[4])
 end
 redis.call('DEL', KEYS[2])
-redis.call('PUBLISH', ARGV[3], 'set')
+redis.pcall('PUBLISH', ARGV[3], 'set')
 return 1
 `)
 
@@ -318,7 +375,7 @@ return 0
 var unmarkScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
 	redis.call('DEL', KEYS[1])
-	redis.call('PUBLISH', ARGV[2], 'unmark')
+	redis.pcall('PUBLISH', ARGV[2], 'unmark')
 	return 1
 end
 return 0
@@ -527,6 +584,9 @@ func (s *Store) Wait(ctx context.Context, fn, key string) error {
 		<-ctx.Done()
 		return ctx.Err()
 	}
+	if until := s.noSubscribeUntil.Load(); until != 0 && time.Now().UnixNano() < until {
+		return nil // no channel rights: a spurious return, and the caller polls
+	}
 	wctx, cancel := context.WithTimeout(ctx, MaxWait)
 	defer cancel()
 	base := s.base(fn)
@@ -565,6 +625,12 @@ func (s *Store) Wait(ctx context.Context, fn, key string) error {
 
 	for confirmed := 0; confirmed < 2; {
 		msg, err := ps.Receive(sctx)
+		if isNoPerm(err) {
+			// Waking waiters is best effort: without channel rights the
+			// caller polls, as with a store that is no Waiter.
+			s.noSubscribeUntil.Store(time.Now().Add(noPermRetry).UnixNano())
+			return nil
+		}
 		if err != nil {
 			return fail(err)
 		}
