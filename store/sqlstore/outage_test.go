@@ -138,92 +138,101 @@ func TestOutageClosed(t *testing.T) {
 // again the store works again; and once everything is closed no goroutine
 // is left.
 func TestOutageUnreachable(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		service string
-		driver  string
-		dsn     func(addr string) (string, error)
-		open    func(t testing.TB) *sqlx.DB
-	}{
-		{"postgres", "PostgreSQL", "pgx", func(addr string) (string, error) {
-			u, err := url.Parse(pgDSN())
-			if err != nil {
-				return "", err
-			}
-			u.Host = addr
-			return u.String(), nil
-		}, openPostgres},
-		{"mysql", "MySQL/MariaDB", "mysql", func(addr string) (string, error) {
-			cfg, err := mysql.ParseDSN(mysqlDSN())
-			if err != nil {
-				return "", err
-			}
-			cfg.Net, cfg.Addr = "tcp", addr
-			return cfg.FormatDSN(), nil
-		}, openMySQL},
-	} {
+	for _, tc := range proxied {
 		t.Run(tc.name, func(t *testing.T) {
-			direct := tc.open(t) // skips when the server is absent; drops the table at the end
-			before := runtime.NumGoroutine()
-			target, err := serverAddr(tc.name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := testenv.StartProxy(t, target)
-			dsn, err := tc.dsn(p.Addr())
-			if err != nil {
-				t.Fatal(err)
-			}
-			db, err := sqlx.Open(tc.driver, dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			st, err := sqlstore.New(db, sqlstore.WithTable(freshTable(t, direct)), sqlstore.WithTimeout(opTimeout))
-			if err != nil {
-				t.Fatal(err)
-			}
-			expectWorking(t, st)
-
-			p.Hang()
-			expectFailFast(t, st)
-			// New too gives up within its timeout.
-			start := time.Now()
-			if st2, err := sqlstore.New(db, sqlstore.WithTable(uniqueTable(t)), sqlstore.WithTimeout(opTimeout)); err == nil {
-				st2.Close()
-				t.Error("New during the outage succeeded")
-			} else if el := time.Since(start); el > opTimeout+slack {
-				t.Errorf("New during the outage took %v, want at most %v", el, opTimeout+slack)
-			}
-			// A caller's context shorter than the timeout wins.
-			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-			start = time.Now()
-			_, err = st.Get(ctx, "f", "k")
-			cancel()
-			if err == nil || time.Since(start) > 50*time.Millisecond+slack {
-				t.Errorf("Get with a 50ms context during the outage = %v after %v", err, time.Since(start))
-			}
-
-			p.Restore()
-			recoverBy := time.Now().Add(10 * time.Second)
-			for {
-				// The pool may hand out a connection broken by the outage
-				// once per idle connection; it then drops it.
-				_, err := st.Get(context.Background(), "f", "k")
-				if err == nil || errors.Is(err, store.ErrNotFound) {
-					break
-				}
-				if time.Now().After(recoverBy) {
-					t.Fatalf("store still failing 10s after the outage ended: %v", err)
-				}
-			}
-			expectWorking(t, st)
-
-			st.Close()
-			db.Close()
-			p.Close()
-			checkGoroutines(t, before)
+			testOutageUnreachable(t, tc)
 		})
 	}
+}
+
+// A proxiedDB is a database server the tests reach through a testenv.Proxy.
+type proxiedDB struct {
+	name    string
+	service string
+	driver  string
+	dsn     func(addr string) (string, error)
+	open    func(t testing.TB) *sqlx.DB
+}
+
+var proxied = []proxiedDB{
+	{"postgres", "PostgreSQL", "pgx", func(addr string) (string, error) {
+		u, err := url.Parse(pgDSN())
+		if err != nil {
+			return "", err
+		}
+		u.Host = addr
+		return u.String(), nil
+	}, openPostgres},
+	{"mysql", "MySQL/MariaDB", "mysql", func(addr string) (string, error) {
+		cfg, err := mysql.ParseDSN(mysqlDSN())
+		if err != nil {
+			return "", err
+		}
+		cfg.Net, cfg.Addr = "tcp", addr
+		return cfg.FormatDSN(), nil
+	}, openMySQL},
+}
+
+func testOutageUnreachable(t *testing.T, tc proxiedDB) {
+	direct := tc.open(t) // skips when the server is absent; drops the table at the end
+	before := runtime.NumGoroutine()
+	target, err := serverAddr(tc.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := testenv.StartProxy(t, target)
+	dsn, err := tc.dsn(p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlx.Open(tc.driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlstore.New(db, sqlstore.WithTable(freshTable(t, direct)), sqlstore.WithTimeout(opTimeout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectWorking(t, st)
+
+	p.Hang()
+	expectFailFast(t, st)
+	// New never needs the database; a new store's first use, which
+	// creates its table, gives up within its timeout.
+	st2, err := sqlstore.New(db, sqlstore.WithTable(uniqueTable(t)), sqlstore.WithTimeout(opTimeout))
+	if err != nil {
+		t.Fatalf("New during the outage: %v", err)
+	}
+	expectFailFast(t, st2)
+	st2.Close()
+	// A caller's context shorter than the timeout wins.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	start := time.Now()
+	_, err = st.Get(ctx, "f", "k")
+	cancel()
+	if err == nil || time.Since(start) > 50*time.Millisecond+slack {
+		t.Errorf("Get with a 50ms context during the outage = %v after %v", err, time.Since(start))
+	}
+
+	p.Restore()
+	recoverBy := time.Now().Add(10 * time.Second)
+	for {
+		// The pool may hand out a connection broken by the outage
+		// once per idle connection; it then drops it.
+		_, err := st.Get(context.Background(), "f", "k")
+		if err == nil || errors.Is(err, store.ErrNotFound) {
+			break
+		}
+		if time.Now().After(recoverBy) {
+			t.Fatalf("store still failing 10s after the outage ended: %v", err)
+		}
+	}
+	expectWorking(t, st)
+
+	st.Close()
+	db.Close()
+	p.Close()
+	checkGoroutines(t, before)
 }
 
 // serverAddr is the host:port of the test server of the named database.

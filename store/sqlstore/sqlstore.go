@@ -8,7 +8,7 @@
 //	db, err := sqlx.Open("pgx", "postgres://user@host:5432/db")
 //	db, err := sqlx.Open("mysql", "user:password@tcp(host:3306)/db")
 //	...
-//	st, err := sqlstore.New(db) // creates the table if missing
+//	st, err := sqlstore.New(db) // the table is created, if missing, on first use
 //	defaults.Register("sql", st)
 //
 // The dialect is taken from db.DriverName(): "sqlite3" (or "sqlite"), "pgx"
@@ -69,7 +69,7 @@
 // SQLite: use a busy timeout (go-sqlite3's default is 5s) so that processes
 // sharing a file wait for each other's writes, and WAL mode so that readers
 // do not wait for writers. A ":memory:" database is one database per pooled
-// connection, so the table New creates would be missing on the others: give
+// connection, so the table the store creates would be missing on the others: give
 // it db.SetMaxOpenConns(1). (Shared-cache memory databases lock whole
 // tables and fail concurrent writers at once; they do not fit.) PostgreSQL: any supported version. MySQL 5.7+ and
 // MariaDB 10.3+, InnoDB with the DYNAMIC row format (the default); values
@@ -152,6 +152,14 @@ type Store struct {
 	nHashes atomic.Int32 // identities cached in hashes
 
 	op *opctx.Timeout // applies timeout to each operation; see package opctx
+
+	// The table and the statements are set up on first use (setUp), not
+	// by New: isReady says they are, and turn is held while one caller
+	// sets them up.
+	isReady     atomic.Bool
+	turn        chan struct{}
+	usePrepared bool
+	closed      bool // under turn
 }
 
 // maxCachedHashes bounds the identities whose hash a store keeps: a program
@@ -181,9 +189,12 @@ func (u unprepared) QueryRowContext(ctx context.Context, args ...any) *sql.Row {
 	return u.db.QueryRowContext(ctx, u.query, args...)
 }
 
-// New returns a store in db, creating its table if missing and preparing
-// its statements. The dialect follows db.DriverName(). New uses db for every
-// call; the caller keeps it open while the store is in use, and closes it.
+// New returns a store in db. It never uses the database: the store creates
+// its table if missing, and prepares its statements, on first use (once,
+// retried at the next use after a failure), so a program can decorate its
+// functions before its database is reachable. The dialect follows
+// db.DriverName(). The store uses db for every call; the caller keeps it
+// open while the store is in use, and closes it.
 func New(db *sqlx.DB, opts ...Option) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("cachier: sqlstore: nil *sqlx.DB")
@@ -202,34 +213,63 @@ func New(db *sqlx.DB, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, d: d, table: c.table, timeout: c.timeout, op: opctx.New(c.timeout)}
-	if err := s.createTable(); err != nil {
-		return nil, err
+	return &Store{db: db, d: d, table: c.table, timeout: c.timeout, op: opctx.New(c.timeout),
+		turn: make(chan struct{}, 1), usePrepared: c.prepared}, nil
+}
+
+var errClosed = errors.New("cachier: sqlstore: store closed")
+
+// ready makes sure the table and statements are set up; ctx bounds the
+// wait. It costs an atomic load once they are.
+func (s *Store) ready(ctx context.Context) error {
+	if s.isReady.Load() {
+		return nil
 	}
-	if err := s.prepare(c.prepared); err != nil {
-		s.Close()
-		return nil, err
+	return s.setUp(ctx)
+}
+
+// setUp creates the table and prepares the statements, once: concurrent
+// first uses wait for the one caller doing it (no longer than their
+// contexts allow), and a failure leaves the next use to try again.
+func (s *Store) setUp(ctx context.Context) error {
+	select {
+	case s.turn <- struct{}{}:
+		defer func() { <-s.turn }()
+	case <-ctx.Done():
+		return fmt.Errorf("cachier: sqlstore: waiting for the set-up of table %s: %w", s.table, context.Cause(ctx))
 	}
-	return s, nil
+	switch {
+	case s.isReady.Load():
+		return nil
+	case s.closed:
+		return errClosed
+	}
+	if err := s.createTable(ctx); err != nil {
+		return err
+	}
+	if err := s.prepare(ctx, s.usePrepared); err != nil {
+		s.closeStatements()
+		return err
+	}
+	s.isReady.Store(true)
+	return nil
 }
 
 // createTable creates the table if missing. Concurrent CREATE TABLE IF NOT
 // EXISTS of one new table can fail in PostgreSQL (a unique violation in its
 // catalog) when several processes start at once; the loser succeeds on a
 // second try, the table then being there.
-func (s *Store) createTable() error {
+func (s *Store) createTable(ctx context.Context) error {
 	ddl := fmt.Sprintf(s.d.createTable, s.table)
 	var err error
 	for range 3 {
-		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 		_, err = s.db.ExecContext(ctx, ddl)
-		cancel()
 		if err == nil {
-			if err = s.ensureExpiresColumn(); err == nil {
+			if err = s.ensureExpiresColumn(ctx); err == nil {
 				return nil
 			}
 		}
-		if errors.Is(err, context.DeadlineExceeded) {
+		if ctx.Err() != nil {
 			break // the server does not answer: no point in waiting again
 		}
 	}
@@ -239,9 +279,7 @@ func (s *Store) createTable() error {
 // ensureExpiresColumn adds the expires_us column to a table made before it
 // existed. Another process may add it meanwhile: the column being there in
 // the end is success.
-func (s *Store) ensureExpiresColumn() error {
-	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
-	defer cancel()
+func (s *Store) ensureExpiresColumn(ctx context.Context) error {
 	probe := "SELECT expires_us FROM " + s.table + " WHERE 1 = 0"
 	rows, err := s.db.QueryContext(ctx, probe)
 	if err == nil {
@@ -260,10 +298,8 @@ func (s *Store) ensureExpiresColumn() error {
 // prepare prepares every statement once, or with prepared false only
 // writes down their texts. database/sql re-prepares a prepared statement on
 // each connection as needed.
-func (s *Store) prepare(prepared bool) error {
+func (s *Store) prepare(ctx context.Context, prepared bool) error {
 	q := buildQueries(s.d, s.table)
-	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
-	defer cancel()
 	for _, p := range []struct {
 		dst   *statement
 		query string
@@ -295,10 +331,19 @@ func (s *Store) prepare(prepared bool) error {
 // database, which belongs to the caller. The store must not be used
 // afterwards.
 func (s *Store) Close() error {
+	s.turn <- struct{}{}
+	defer func() { <-s.turn }()
+	s.closed = true
+	return s.closeStatements()
+}
+
+// closeStatements closes the prepared statements; turn is held.
+func (s *Store) closeStatements() error {
 	var errs []error
 	for _, st := range s.prepared {
 		errs = append(errs, st.Close())
 	}
+	s.prepared = nil
 	return errors.Join(errs...)
 }
 
@@ -335,6 +380,9 @@ func checkKey(key string) error {
 func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
 	ctx, cancel := s.op.Context(ctx)
 	defer cancel()
+	if err := s.ready(ctx); err != nil {
+		return store.Entry{}, err
+	}
 	var (
 		v       []byte
 		ts, exp int64
@@ -366,6 +414,9 @@ func (s *Store) Set(ctx context.Context, fn, key string, e store.Entry) error {
 	}
 	ctx, cancel := s.op.Context(ctx)
 	defer cancel()
+	if err := s.ready(ctx); err != nil {
+		return err
+	}
 	v := e.Value
 	if v == nil {
 		v = []byte{} // an empty value, not NULL
@@ -390,6 +441,9 @@ func (s *Store) Mark(ctx context.Context, fn, key, owner string, ttl time.Durati
 	}
 	ctx, cancel := s.op.Context(ctx)
 	defer cancel()
+	if err := s.ready(ctx); err != nil {
+		return false, err
+	}
 	h, ttlUS := s.fnHash(fn), ttl.Microseconds()
 	var (
 		res sql.Result
@@ -421,6 +475,9 @@ func (s *Store) Mark(ctx context.Context, fn, key, owner string, ttl time.Durati
 func (s *Store) Unmark(ctx context.Context, fn, key, owner string) error {
 	ctx, cancel := s.op.Context(ctx)
 	defer cancel()
+	if err := s.ready(ctx); err != nil {
+		return err
+	}
 	h := s.fnHash(fn)
 	res, err := s.unmarkDelete.ExecContext(ctx, h, key, owner)
 	if err == nil {
@@ -440,6 +497,9 @@ func (s *Store) Unmark(ctx context.Context, fn, key, owner string) error {
 func (s *Store) Delete(ctx context.Context, fn, key string) error {
 	ctx, cancel := s.op.Context(ctx)
 	defer cancel()
+	if err := s.ready(ctx); err != nil {
+		return err
+	}
 	if _, err := s.deleteOne.ExecContext(ctx, s.fnHash(fn), key); err != nil {
 		return fmt.Errorf("cachier: sql delete %q %s: %w", fn, key, err)
 	}
@@ -450,6 +510,9 @@ func (s *Store) Delete(ctx context.Context, fn, key string) error {
 func (s *Store) Clear(ctx context.Context, fn string) error {
 	ctx, cancel := s.op.Context(ctx)
 	defer cancel()
+	if err := s.ready(ctx); err != nil {
+		return err
+	}
 	if _, err := s.clear.ExecContext(ctx, s.fnHash(fn)); err != nil {
 		return fmt.Errorf("cachier: sql clear %q: %w", fn, err)
 	}
@@ -460,6 +523,9 @@ func (s *Store) Clear(ctx context.Context, fn string) error {
 func (s *Store) ClearMarks(ctx context.Context, fn string) error {
 	ctx, cancel := s.op.Context(ctx)
 	defer cancel()
+	if err := s.ready(ctx); err != nil {
+		return err
+	}
 	h := s.fnHash(fn)
 	_, err := s.clearMarksDelete.ExecContext(ctx, h)
 	if err == nil {
@@ -476,6 +542,9 @@ func (s *Store) ClearMarks(ctx context.Context, fn string) error {
 func (s *Store) DeleteStale(ctx context.Context, fn string, cutoff time.Time) error {
 	ctx, cancel := s.op.Context(ctx)
 	defer cancel()
+	if err := s.ready(ctx); err != nil {
+		return err
+	}
 	h, c := s.fnHash(fn), cutoff.UnixMicro()
 	_, err := s.deleteStale.ExecContext(ctx, h, c)
 	if err == nil {
