@@ -524,6 +524,11 @@ func TestRoundTrips(t *testing.T) {
 		{"Set", func() error { return s.Set(ctx, fn, key, store.Entry{Value: []byte("w"), Time: time.Now()}) }},
 		{"Mark", func() error { _, err := s.Mark(ctx, fn, key, "o", time.Minute); return err }},
 		{"Unmark", func() error { return s.Unmark(ctx, fn, key, "o") }},
+		{"Set with Expires", func() error {
+			return s.Set(ctx, fn, key, store.Entry{Value: []byte("x"), Time: time.Now(), Expires: time.Now().Add(time.Hour)})
+		}},
+		{"Delete", func() error { return s.Delete(ctx, fn, key) }},
+		{"Delete of an absent key", func() error { return s.Delete(ctx, fn, key) }},
 	} {
 		before := h.n.Load()
 		if err := op.call(); err != nil {
