@@ -326,7 +326,11 @@ func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
 		return store.Entry{}, store.ErrNotFound
 	}
 	e := store.Entry{Time: t}
-	if x, ok := raw.Lookup(fieldExpireAt).TimeOK(); ok {
+	if xv, err := raw.LookupErr(fieldExpireAt); err == nil {
+		x, ok := xv.TimeOK()
+		if !ok {
+			return store.Entry{}, store.ErrNotFound // not written by this store
+		}
 		e.Expires = x
 		if e.Expired(time.Now()) {
 			return store.Entry{}, store.ErrNotFound // not yet removed by a TTL index
