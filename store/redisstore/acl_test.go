@@ -195,3 +195,55 @@ func TestKeyPrefixBracesEscaped(t *testing.T) {
 func globQuote(s string) string {
 	return strings.NewReplacer("*", `\*`, "?", `\?`, "[", `\[`, "]", `\]`).Replace(s)
 }
+
+// The channels of a function start with its key_prefix too: a user granted
+// &app:* besides ~app:* waits on Pub/Sub, woken by another client's write.
+func TestACLUserWithItsChannelsIsWoken(t *testing.T) {
+	admin := client(t)
+	app := "cachiertest-aclc-" + randHex(t)
+	deleteKeys(t, admin, app+":*")
+	ctx := context.Background()
+	name, pass := "cachier-test-"+randHex(t), randHex(t)
+	if err := admin.Do(ctx, "ACL", "SETUSER", name, "reset", "on", ">"+pass, "~"+app+":*", "&"+app+":*", "+@all", "-@dangerous").Err(); err != nil {
+		t.Fatalf("ACL SETUSER: %v", err)
+	}
+	t.Cleanup(func() { admin.Do(context.Background(), "ACL", "DELUSER", name) })
+	uc := redis.NewClient(&redis.Options{Addr: admin.Options().Addr, Username: name, Password: pass})
+	t.Cleanup(func() { uc.Close() })
+	s := redisstore.New(uc)
+	writer := redisstore.New(admin)
+	fn := app + ":pkg.F#00"
+	const k = "0123456789abcdef0123456789abcdef"
+	if ok, err := writer.Mark(ctx, fn, k, "writer", time.Minute); err != nil || !ok {
+		t.Fatalf("Mark = %v, %v", ok, err)
+	}
+	waited := make(chan error, 1)
+	go func() {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		// MaxWait bounds one Wait; a wake-up by the write returns first.
+		waited <- s.Wait(wctx, fn, k)
+	}()
+	// Write once the waiter is subscribed: poll the server's count of
+	// subscribers on the key's channel.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		chans, err := admin.PubSubChannels(ctx, app+":*").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(chans) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the ACL user's Wait never subscribed to its function's channels")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := writer.Set(ctx, fn, k, store.Entry{Value: []byte("v"), Time: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-waited; err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+}

@@ -50,6 +50,10 @@
 //	<base>c         a message when Clear or ClearMarks removes the marks of
 //	                the whole function.
 //
+// Channels start with the key_prefix too, so an ACL user confined to
+// ~app:* can be granted the channels of its functions with &app:*; without
+// them it still works, waiting by polling.
+//
 // # Operations
 //
 // Get is one HMGET and Delete one DEL: one round trip each. Set writes the
