@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -70,5 +71,26 @@ func TestEntryExpiryIsKeyTTL(t *testing.T) {
 	}
 	if n := rdb.Exists(ctx(t), k).Val(); n != 0 {
 		t.Errorf("%s exists after a write that expired already", k)
+	}
+}
+
+// An expiry field this store did not write (not a number) makes the entry
+// a miss, never an entry that does not expire.
+func TestBadExpiryFieldIsAMiss(t *testing.T) {
+	rdb := client(t)
+	p := prefix(t, rdb)
+	s := redisstore.New(rdb, redisstore.WithKeyPrefix(p))
+	const fn, key = "ttl.bad", "00000000000000000000000000000001"
+	if err := s.Set(ctx(t), fn, key, store.Entry{Value: []byte("v"), Time: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	k := entryKeyOf(t, rdb, p)
+	for _, x := range []string{"tomorrow", "", "1e99", "-"} {
+		if err := rdb.HSet(ctx(t), k, "x", x).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if e, err := s.Get(ctx(t), fn, key); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Get with x=%q = %q, %v; want ErrNotFound", x, e.Value, err)
+		}
 	}
 }
