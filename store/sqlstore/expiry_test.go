@@ -1,6 +1,7 @@
 package sqlstore_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -56,7 +57,13 @@ func TestTableWithoutExpiresColumnIsUpgraded(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				stores[i], errs[i] = sqlstore.New(db, sqlstore.WithTable(table))
+				if stores[i], errs[i] = sqlstore.New(db, sqlstore.WithTable(table)); errs[i] != nil {
+					return
+				}
+				// The first use upgrades the table: all at once.
+				if _, err := stores[i].Get(context.Background(), "f", oldKey); err != nil {
+					errs[i] = err
+				}
 			}()
 		}
 		wg.Wait()

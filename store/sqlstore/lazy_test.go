@@ -113,3 +113,47 @@ func TestNewWithSQLiteFileMissing(t *testing.T) {
 	}
 	firstUses(t, st, 16)
 }
+
+// Several programs (here: database handles of their own) using one new
+// table for the first time at once all succeed: one creates the table, the
+// others find it.
+func TestFirstUseByManyProgramsAtOnce(t *testing.T) {
+	for _, d := range []database{{"postgres", openPostgres}, {"mysql", openMySQL}} {
+		t.Run(d.name, func(t *testing.T) {
+			table := freshTable(t, d.open(t))
+			const n = 6
+			stores := make([]*sqlstore.Store, n)
+			for i := range n {
+				st, err := sqlstore.New(d.open(t), sqlstore.WithTable(table))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer st.Close()
+				stores[i] = st
+			}
+			var wg sync.WaitGroup
+			errs := make([]error, n)
+			start := make(chan struct{})
+			for i, st := range stores {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					errs[i] = st.Set(context.Background(), "many.f", fmt.Sprintf("%032d", i), store.Entry{Value: []byte{byte(i)}, Time: time.Now()})
+				}()
+			}
+			close(start)
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("program %d: %v", i, err)
+				}
+			}
+			for i := range n {
+				if e, err := stores[0].Get(context.Background(), "many.f", fmt.Sprintf("%032d", i)); err != nil || len(e.Value) != 1 || e.Value[0] != byte(i) {
+					t.Errorf("key %d reads back %v, %v", i, e.Value, err)
+				}
+			}
+		})
+	}
+}
