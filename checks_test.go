@@ -166,3 +166,34 @@ func TestXDGCacheHomeReadAtDecoration(t *testing.T) {
 		t.Errorf("cache dir %q, want %q: XDG_CACHE_HOME must be read at decoration", h.CacheDir(), want)
 	}
 }
+
+// Loop embeds a pointer to its own type.
+type Loop struct {
+	*Loop
+	Get func(int) int `cachier:"backend=memory"`
+}
+
+func TestSelfEmbeddingStructDecoratedOnce(t *testing.T) {
+	reset(t)
+	var calls atomic.Int64
+	l := &Loop{Get: func(x int) int { calls.Add(1); return x }}
+	l.Loop = l
+	if err := cachier.Decorate(l); err != nil {
+		t.Fatal(err)
+	}
+	l.Get(1)
+	l.Get(1)
+	if calls.Load() != 1 {
+		t.Errorf("%d calls, want 1", calls.Load())
+	}
+	n := 0
+	for _, h := range cachier.Handles() {
+		if strings.Contains(h.Name(), "cachier_test.Loop.Get#") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d handles for Loop.Get, want 1: the struct was walked twice", n)
+	}
+	runtime.KeepAlive(l)
+}

@@ -150,7 +150,10 @@ func decorateStruct(v reflect.Value, base defaults.Spec, o *options) error {
 		ps   []pending
 		errs []error
 	)
-	walkStruct(v, structLabel(v.Type()), base, o, &ps, &errs, map[uintptr]bool{})
+	// seen holds the structs walked, so that one embedding itself (through
+	// a pointer, at any distance) is walked once.
+	seen := map[uintptr]bool{v.Addr().Pointer(): true}
+	walkStruct(v, structLabel(v.Type()), base, o, &ps, &errs, seen)
 	if len(errs) == 1 {
 		return errs[0]
 	}
