@@ -157,9 +157,12 @@ func TestValueKeys(t *testing.T) {
 		}
 		return key
 	}
-	small, large := vk("a", 1), vk(string(make([]byte, 100)), 1)
-	if len(small) >= 64 || len(large) != 64 {
-		t.Errorf("value keys of %d and %d bytes", len(small), len(large))
+	small, large := vk("a", 1), vk(string(make([]byte, 300)), 1)
+	if small[0] != 0 || len(small) > 257 || large[0] != 1 || len(large) != 33 {
+		t.Errorf("value keys %q and %q: want a tagged encoding and a tagged digest", small, large)
+	}
+	if vk(string(make([]byte, 300)), 1) != large || vk(string(make([]byte, 301)), 1) == large {
+		t.Error("digest value keys do not follow the values")
 	}
 	if vk("a", 1) != small || vk("a", 2) == small || vk("b", 1) == small {
 		t.Error("value keys do not follow the values")

@@ -243,14 +243,10 @@ func (s *state) key() string {
 	return string(out[:])
 }
 
-// valueKey is the encoding itself when it is shorter than a digest in hex,
-// else the digest: the two kinds differ in length, so they never meet.
-func (s *state) valueKey() string {
-	if len(s.b) < 2*sha256.Size {
-		return string(s.b)
-	}
-	return s.key()
-}
+// Value keys (Keyer.ValueKeyFrom, BorrowValueKey) are a 0 byte and the
+// encoding, for an encoding of at most maxValueKey bytes, else a 1 byte and
+// the 32 bytes of its SHA-256: the first byte keeps the two kinds apart.
+const maxValueKey = 256
 
 func (s *state) u64(x uint64) { s.b = binary.LittleEndian.AppendUint64(s.b, x) }
 func (s *state) byte1(x byte) { s.b = append(s.b, x) }
@@ -764,9 +760,9 @@ func (k *Keyer) KeyFrom(all []reflect.Value, pos []int) (string, error) {
 }
 
 // ValueKeyFrom is KeyFrom for a store that keeps Go values in this process
-// (store.ValueStore): the canonical encoding itself where it is shorter
-// than a digest (64 bytes), which costs no hashing, else the digest. Such
-// keys must not leave the process: they are not printable.
+// (store.ValueStore): the canonical encoding itself, tagged, where it is at
+// most 256 bytes, which costs no hashing, else its SHA-256, tagged
+// otherwise. Such keys must not leave the process: they are not printable.
 func (k *Keyer) ValueKeyFrom(all []reflect.Value, pos []int) (string, error) {
 	key, s, err := k.BorrowValueKey(all, pos)
 	if s != nil {
@@ -790,6 +786,7 @@ func (s *Scratch) Release() { putState((*state)(s)) }
 // memory backend's hit path looks the key up and is done with it.
 func (k *Keyer) BorrowValueKey(all []reflect.Value, pos []int) (key string, s *Scratch, err error) {
 	st := getState()
+	st.byte1(0)
 	for i, a := range k.args {
 		v := all[pos[i]]
 		if a.enc == nil {
@@ -802,8 +799,10 @@ func (k *Keyer) BorrowValueKey(all []reflect.Value, pos []int) (key string, s *S
 			return "", nil, err
 		}
 	}
-	if len(st.b) >= 2*sha256.Size {
-		key = st.key()
+	if len(st.b) > 1+maxValueKey {
+		sum := sha256.Sum256(st.b[1:])
+		st.b = append(st.b[:0], 1)
+		key = string(append(st.b, sum[:]...))
 		putState(st)
 		return key, nil, nil
 	}
