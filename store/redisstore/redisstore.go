@@ -42,6 +42,10 @@
 //	                entry without Expires has no key expiry.
 //	<base>m:<key>   string, the being-calculated mark: its value is the owner,
 //	                its expiry the mark's ttl (milliseconds, at least 1).
+//	<base>n         string, the function identity, written by every Set and
+//	                every Mark that takes a mark, so
+//	                that a store.Lister (the cachier command) can name the
+//	                functions whose keys it finds.
 //
 // and two Pub/Sub channels (channels are not keys):
 //
@@ -316,7 +320,8 @@ func isWrongType(err error) bool {
 
 // setScript writes the entry hash KEYS[1] (value ARGV[1], time ARGV[2],
 // and expiry ARGV[4] in Unix milliseconds or "" for none, which becomes the
-// key's own expiry too), deletes the mark KEYS[2] and publishes on channel
+// key's own expiry too), deletes the mark KEYS[2], keeps the function's
+// identity ARGV[5] under KEYS[3] (for the Lister) and publishes on channel
 // ARGV[3]. A key of
 // another type where the entry belongs (not written by this store) is
 // replaced; an entry hash is overwritten in place, so that a write refused
@@ -337,6 +342,7 @@ else
 	redis.call('PEXPIREAT', KEYS[1], ARGV[4])
 end
 redis.call('DEL', KEYS[2])
+redis.call('SET', KEYS[3], ARGV[5])
 redis.pcall('PUBLISH', ARGV[3], 'set')
 return 1
 `)
@@ -355,8 +361,8 @@ func (s *Store) Set(ctx context.Context, fn, key string, e store.Entry) error {
 	if !e.Expires.IsZero() {
 		exp = strconv.FormatInt(e.Expires.UnixMilli(), 10)
 	}
-	err := setScript.Run(ctx, s.rdb, []string{base + "e:" + key, base + "m:" + key},
-		value, strconv.FormatInt(e.Time.UnixMicro(), 10), base+"c:"+key, exp).Err()
+	err := setScript.Run(ctx, s.rdb, []string{base + "e:" + key, base + "m:" + key, base + nameKind},
+		value, strconv.FormatInt(e.Time.UnixMicro(), 10), base+"c:"+key, exp, fn).Err()
 	if err != nil {
 		return fmt.Errorf("cachier: redis set %s %s: %w", fn, key, err)
 	}
@@ -364,11 +370,13 @@ func (s *Store) Set(ctx context.Context, fn, key string, e store.Entry) error {
 }
 
 // markScript takes the mark KEYS[1] for owner ARGV[1] for ARGV[2]
-// milliseconds when it is free or already owner's.
+// milliseconds when it is free or already owner's, and then keeps the
+// function's identity ARGV[3] under KEYS[2] (for the Lister).
 var markScript = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if cur == false or cur == ARGV[1] then
 	redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+	redis.call('SET', KEYS[2], ARGV[3])
 	return 1
 end
 return 0
@@ -394,7 +402,8 @@ func (s *Store) Mark(ctx context.Context, fn, key, owner string, ttl time.Durati
 	if ms < 1 {
 		ms = 1
 	}
-	n, err := markScript.Run(ctx, s.rdb, []string{s.markKey(fn, key)}, owner, int64(ms)).Int()
+	base := s.base(fn)
+	n, err := markScript.Run(ctx, s.rdb, []string{base + "m:" + key, base + nameKind}, owner, int64(ms), fn).Int()
 	if err != nil {
 		return false, fmt.Errorf("cachier: redis mark %s %s: %w", fn, key, err)
 	}

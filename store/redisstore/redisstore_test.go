@@ -97,17 +97,22 @@ func TestKeyLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(keys) != 2 {
-		t.Fatalf("keys under %q: %q, want an entry and a mark", p, keys)
+	if len(keys) != 3 {
+		t.Fatalf("keys under %q: %q, want an entry, a mark and the function's name", p, keys)
 	}
-	var entry, mark string
+	var entry, mark, name string
 	for _, k := range keys {
 		switch {
 		case strings.HasSuffix(k, "}:e:"+key):
 			entry = k
 		case strings.HasSuffix(k, "}:m:"+key):
 			mark = k
+		case strings.HasSuffix(k, "}:n"):
+			name = k
 		}
+	}
+	if v := rdb.Get(ctx, name).Val(); name == "" || v != fn || !strings.HasPrefix(entry, strings.TrimSuffix(name, "n")) {
+		t.Errorf("name key %q = %q: want <prefix>{h}:n holding the identity %q", name, v, fn)
 	}
 	if entry == "" || mark == "" {
 		t.Fatalf("keys %q: want <prefix>{h}:e:<key> and <prefix>{h}:m:<key>", keys)
@@ -192,7 +197,7 @@ func TestCorruptEntry(t *testing.T) {
 	if err := s.Set(ctx, fn, key, store.Entry{Value: []byte("v"), Time: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	keys := rdb.Keys(ctx, p+"*").Val()
+	keys := rdb.Keys(ctx, p+"*:e:*").Val()
 	if len(keys) != 1 {
 		t.Fatalf("keys = %q", keys)
 	}
