@@ -106,9 +106,14 @@ func (c *fnCache) over() bool {
 // the entry of keep (just written, so the most recently used, and within
 // the bounds by itself). Called with c.mu locked.
 func (c *fnCache) evict(keep string) {
+	evicted := true // since the last pass
 	for c.over() {
 		if len(c.victims) == 0 {
+			if !evicted || len(c.entries) == 0 {
+				break // nothing left to evict but keep: never loop
+			}
 			c.pickVictims()
+			evicted = false
 		}
 		v := c.victims[0]
 		c.victims = c.victims[1:]
@@ -116,6 +121,7 @@ func (c *fnCache) evict(keep string) {
 			continue // rewritten, deleted or used since the pass
 		}
 		c.remove(v.key, v.it)
+		evicted = true
 	}
 	if len(c.victims) == 0 {
 		c.victims = nil // let the array go

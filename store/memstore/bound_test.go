@@ -241,3 +241,17 @@ func TestBoundBytesAfterClearAndDeleteStale(t *testing.T) {
 	s.SetValueSized("f", "d", 1, time.Now(), 100)
 	mustHold(t, s, "f", []string{"d"}, nil)
 }
+
+// TestBoundBytesAfterDelete: an entry removed by Delete no longer counts
+// against max_size.
+func TestBoundBytesAfterDelete(t *testing.T) {
+	s := memstore.New()
+	s.Bound("f", 0, 100)
+	s.SetValueSized("f", "a", 1, time.Now(), 60)
+	s.SetValueSized("f", "b", 1, time.Now(), 30)
+	if err := s.Delete(context.Background(), "f", "a"); err != nil {
+		t.Fatal(err)
+	}
+	s.SetValueSized("f", "c", 1, time.Now(), 70) // 30+70 fits once a's 60 are gone
+	mustHold(t, s, "f", []string{"b", "c"}, []string{"a"})
+}

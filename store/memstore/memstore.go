@@ -159,7 +159,9 @@ func (s *Store) Delete(_ context.Context, fn, key string) error {
 	}
 	c := v.(*fnCache)
 	c.mu.Lock()
-	delete(c.entries, key)
+	if it, ok := c.entries[key]; ok {
+		c.remove(key, it)
+	}
 	c.mu.Unlock()
 	return nil
 }
