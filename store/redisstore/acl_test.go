@@ -126,7 +126,7 @@ func TestACLUserConfinedToItsKeyPrefix(t *testing.T) {
 	if err := s.Set(c, fn, k, e); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := admin.Keys(c, app+":*").Result()
+	keys, err := admin.Keys(c, app+":*:e:*").Result() // beside it: the function's name, <base>n
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestKeyPrefixBracesEscaped(t *testing.T) {
 			t.Fatalf("Mark = %v, %v", ok, err)
 		}
 		want := strings.NewReplacer("{", "%7B", "}", "%7D").Replace(p) + ":{"
-		keys, err := rdb.Keys(c, globQuote(want)+"*").Result()
+		keys, err := rdb.Keys(c, globQuote(want)+"*:[em]:*").Result() // and <base>n, the function's name
 		if err != nil {
 			t.Fatal(err)
 		}
