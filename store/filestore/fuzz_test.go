@@ -106,3 +106,51 @@ func FuzzEntryFile(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLister hands arbitrary bytes to Functions and Entries as a
+// function's log, and as its journal with an entry file beside it: never
+// a panic, and never an entry the bytes do not hold.
+func FuzzLister(f *testing.F) {
+	f.Add(validLog(), encodeEntry(fnSeed(fuzzFn), keyN(1), store.Entry{Value: []byte("one"), Time: time.Unix(1_700_000_000, 0)}))
+	f.Add([]byte(logMagic), []byte(entryMagic))
+	f.Fuzz(func(t *testing.T, log, entry []byte) {
+		dir := t.TempDir()
+		s, err := New(dir, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		single := s.state(fuzzFn)
+		entDir := filepath.Join(dir, baseName(fuzzFn)+".d") // the separate-files layout's
+		if err := os.WriteFile(single.logPath, log, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Mkdir(entDir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(entDir, "journal"), log, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(entDir, entryName(keyN(1))), entry, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fis, err := s.Functions(bg)
+		if err != nil {
+			t.Fatalf("Functions: %v", err)
+		}
+		for _, fi := range fis {
+			if fi.Function != fuzzFn || fi.Entries < 0 || fi.Bytes < 0 || fi.Marks < 0 {
+				t.Fatalf("Functions reports %+v", fi)
+			}
+		}
+		err = s.Entries(bg, fuzzFn, func(e store.EntryInfo) error {
+			if e.Size < 0 || e.Size > int64(len(log)+len(entry)) {
+				t.Fatalf("entry %+v larger than the files", e)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("Entries: %v", err)
+		}
+	})
+}
