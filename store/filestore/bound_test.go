@@ -147,3 +147,25 @@ func TestBoundAcrossProcesses(t *testing.T) {
 		})
 	}
 }
+
+// TestSizeSeparateBounded: the separate-files layout reports the size of a
+// bounded function (whose entries it lists to keep the bound), and not of
+// an unbounded one.
+func TestSizeSeparateBounded(t *testing.T) {
+	dir := t.TempDir()
+	s := newStore(t, dir, Options{SeparateFiles: true})
+	const fn, free = "pkg.SizedBounded", "pkg.SizedFree"
+	s.Bound(fn, 100, 0)
+	for i := range 5 {
+		if err := s.Set(bg, fn, keyN(i), store.Entry{Value: make([]byte, 10*(i+1)), Time: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustSet(t, s, free, keyN(1), "x")
+	if n, b, ok := s.Size(fn); !ok || n != 5 || b != 10+20+30+40+50 {
+		t.Errorf("Size(bounded) = %d, %d, %v; want 5, 150, true", n, b, ok)
+	}
+	if _, _, ok := s.Size(free); ok {
+		t.Errorf("Size(unbounded) claims to know")
+	}
+}
