@@ -67,7 +67,7 @@ func TestRedisACLUserConfinedByKeyPrefix(t *testing.T) {
 			t.Fatalf("the application's own function: got %d, want the cached 1", got)
 		}
 	}
-	if n, err := admin.Keys(ctx, app+":*").Result(); err != nil || len(n) != 1 {
+	if n, err := admin.Keys(ctx, app+":*:e:*").Result(); err != nil || len(n) != 1 { // beside it, <base>n: the function's name
 		t.Fatalf("keys under %s:* = %q, %v; want the one entry", app, n, err)
 	}
 	if err := h.Forget(ctx, 1); err != nil {

@@ -33,7 +33,13 @@ const nameKind = "n"
 // including "{<h>}:") and its kind ("e", "m" or "n"); ok is false for keys
 // of another layout.
 func splitKey(key string) (base, kind string, ok bool) {
-	for i := strings.LastIndexByte(key, '{'); i >= 0; i = strings.LastIndexByte(key[:i], '{') {
+	// The first "{<32 hex>}:" from the left: a key may hold braces after
+	// it (keys of a custom hash_func), the prefixes before it never such a
+	// group (the store escapes the key_prefix's braces).
+	for i := 0; i < len(key); i++ {
+		if key[i] != '{' {
+			continue
+		}
 		end := i + 1 + 32
 		if len(key) < end+2 || key[end] != '}' || key[end+1] != ':' || !isHex(key[i+1:end]) {
 			continue
