@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -178,6 +179,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if cmd != "stats" && unnamed.MatchString(fi.Function) {
+		return fmt.Errorf("%s: the store does not know this function's identity (its entries predate the name the Redis store now keeps), so it cannot address them; write one entry through the function, or delete its keys by hand", fi.Function)
+	}
 	if cmd == "stats" {
 		ages, err := ageDistribution(ctx, fi, stderr)
 		if err != nil {
@@ -204,6 +208,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "%s: done (%s)\n", cmd, fi.Function)
 	return nil
 }
+
+// unnamed matches what the Redis Lister reports for a function whose
+// identity it could not find: its keys' base.
+var unnamed = regexp.MustCompile(`\{[0-9a-f]{32}\}$`)
 
 // located is a FuncInfo and the store that holds it.
 type located struct {

@@ -307,6 +307,35 @@ func TestCommandOnEveryStore(t *testing.T) {
 	}
 }
 
+// TestCommandRedisUnnamedFunction: entries written before the Redis store
+// kept function names are listed under their keys' base, and the command
+// refuses to clear them (it could not address them) instead of reporting
+// success.
+func TestCommandRedisUnnamedFunction(t *testing.T) {
+	addr := testenv.Getenv("CACHIER_TEST_REDIS_ADDR", "127.0.0.1:6379")
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { rdb.Close() })
+	ctx := context.Background()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		testenv.Unavailable(t, "redis", addr, err)
+	}
+	prefix := fmt.Sprintf("cachiercmdold%d:", time.Now().UnixNano())
+	base := prefix + "{" + strings.Repeat("ab", 16) + "}:"
+	t.Cleanup(func() { rdb.Del(ctx, base+"e:01") })
+	if err := rdb.HSet(ctx, base+"e:01", "v", "old", "t", time.Now().UnixMicro()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	got := lsJSON(t, "redis://"+addr+"/0", "-json", "-prefix", prefix)
+	fn := "{" + strings.Repeat("ab", 16) + "}"
+	if got[fn].Entries != 1 {
+		t.Fatalf("ls: %+v; want the unnamed function listed as %s with 1 entry", got, fn)
+	}
+	mustFail(t, cachierCmd(t, "clear", "redis://"+addr+"/0", fn, "-prefix", prefix), "identity")
+	if rdb.Exists(ctx, base+"e:01").Val() != 1 {
+		t.Fatal("the entry went")
+	}
+}
+
 // TestCommandBadInput: bad URLs, unreachable servers, unknown commands
 // and flags exit 1 with one line, fast.
 func TestCommandBadInput(t *testing.T) {
