@@ -192,8 +192,10 @@ func TestClearBeingCalculatedReleasesWaiters(t *testing.T) {
 				tag += ",cache_dir=" + t.TempDir()
 			}
 			var calls atomic.Int64
-			hung := make(chan struct{})
-			defer close(hung)
+			hung, hungDone := make(chan struct{}), make(chan struct{})
+			// Release the hung call and wait for it to end (it writes its
+			// result) before t.TempDir is removed.
+			defer func() { close(hung); <-hungDone }()
 			f := func(ctx context.Context, x int) (int, error) {
 				if calls.Add(1) == 1 {
 					<-hung
@@ -204,7 +206,7 @@ func TestClearBeingCalculatedReleasesWaiters(t *testing.T) {
 			if err := cachier.Decorate(&f, runTag(tag)); err != nil {
 				t.Fatal(err)
 			}
-			go f(ctx, 5) // hangs until the test ends
+			go func() { defer close(hungDone); f(ctx, 5) }() // hangs until the test ends
 			waitFor(t, "the first call runs", func() bool { return calls.Load() == 1 })
 			got := make(chan int)
 			go func() { v, _ := f(ctx, 5); got <- v }()
@@ -235,8 +237,8 @@ func TestClearBeingCalculatedStopsRenewal(t *testing.T) {
 	reset(t)
 	tag := runTag("backend=file,name=core.flight.renewal,mark_ttl=90ms,cache_dir=" + t.TempDir())
 	var calls atomic.Int64
-	hung := make(chan struct{})
-	defer close(hung)
+	hung, hungDone := make(chan struct{}), make(chan struct{})
+	defer func() { close(hung); <-hungDone }() // the hung call ends before t.TempDir goes
 	body := func(ctx context.Context, x int) (int, error) {
 		if calls.Add(1) == 1 {
 			<-hung
@@ -251,7 +253,7 @@ func TestClearBeingCalculatedStopsRenewal(t *testing.T) {
 	if err := cachier.Decorate(&fB, tag); err != nil {
 		t.Fatal(err)
 	}
-	go fA(ctx, 5) // hangs until the test ends, renewing its mark every 30ms
+	go func() { defer close(hungDone); fA(ctx, 5) }() // hangs until the test ends, renewing its mark every 30ms
 	waitFor(t, "the first call runs", func() bool { return calls.Load() == 1 })
 	h, _ := cachier.Of(&fA)
 	if err := h.ClearBeingCalculated(ctx); err != nil {
