@@ -20,15 +20,20 @@ const listPage = 1000
 // listQueries are the Lister's statements, built on first use: they are
 // maintenance queries, not worth preparing.
 func (s *Store) listQueries() (functions, entriesFirst, entriesNext string) {
-	r := func(q string) string { return sqlx.Rebind(s.d.bind, strings.ReplaceAll(q, "$T", s.table)) }
+	// An entry is live when it is complete and not expired by the
+	// caller's clock (as Get judges it): the ? is the time in µs.
+	live := "completed AND (expires_us = 0 OR expires_us > ?)"
+	r := func(q string) string {
+		return sqlx.Rebind(s.d.bind, strings.NewReplacer("$T", s.table, "$LIVE", live).Replace(q))
+	}
 	functions = r(`SELECT function_hash, MIN(function_id),
-SUM(CASE WHEN completed THEN 1 ELSE 0 END),
-SUM(CASE WHEN completed THEN COALESCE(LENGTH(value), 0) ELSE 0 END),
-MIN(CASE WHEN completed THEN timestamp_us END),
-MAX(CASE WHEN completed THEN timestamp_us END),
+SUM(CASE WHEN $LIVE THEN 1 ELSE 0 END),
+SUM(CASE WHEN $LIVE THEN COALESCE(LENGTH(value), 0) ELSE 0 END),
+MIN(CASE WHEN $LIVE THEN timestamp_us END),
+MAX(CASE WHEN $LIVE THEN timestamp_us END),
 SUM(CASE WHEN processing AND mark_expires_us > ` + s.d.nowUS + ` THEN 1 ELSE 0 END)
 FROM $T GROUP BY function_hash`)
-	const cols = `SELECT cache_key, timestamp_us, COALESCE(LENGTH(value), 0) FROM $T WHERE function_hash = ? AND completed`
+	const cols = `SELECT cache_key, timestamp_us, COALESCE(LENGTH(value), 0) FROM $T WHERE function_hash = ? AND $LIVE`
 	entriesFirst = r(cols + ` ORDER BY cache_key LIMIT ` + fmt.Sprint(listPage))
 	entriesNext = r(cols + ` AND cache_key > ? ORDER BY cache_key LIMIT ` + fmt.Sprint(listPage))
 	return functions, entriesFirst, entriesNext
@@ -37,13 +42,17 @@ FROM $T GROUP BY function_hash`)
 // Functions implements store.Lister with one aggregate query (GROUP BY the
 // function), which the database answers without sending any value: a
 // function's entries, their bytes (the values' lengths), the oldest and
-// newest entry and the live marks. Functions with only marks are listed
+// newest entry and the live marks; expired entries are not counted. Functions with only marks are listed
 // with zero entries. It runs under the store's timeout.
 func (s *Store) Functions(ctx context.Context) ([]store.FuncInfo, error) {
 	ctx, cancel := s.op.Context(ctx)
 	defer cancel()
+	if err := s.ready(ctx); err != nil {
+		return nil, err
+	}
 	q, _, _ := s.listQueries()
-	rows, err := s.db.QueryContext(ctx, q)
+	now := time.Now().UnixMicro()
+	rows, err := s.db.QueryContext(ctx, q, now, now, now, now)
 	if err != nil {
 		return nil, fmt.Errorf("cachier: sql list functions in %s: %w", s.table, err)
 	}
@@ -96,10 +105,14 @@ func (s *Store) Entries(ctx context.Context, fn string, yield func(store.EntryIn
 				rows *sql.Rows
 				err  error
 			)
+			if err := s.ready(qctx); err != nil {
+				return err
+			}
+			now := time.Now().UnixMicro()
 			if !started {
-				rows, err = s.db.QueryContext(qctx, first, h)
+				rows, err = s.db.QueryContext(qctx, first, h, now)
 			} else {
-				rows, err = s.db.QueryContext(qctx, next, h, after)
+				rows, err = s.db.QueryContext(qctx, next, h, now, after)
 			}
 			if err != nil {
 				return err

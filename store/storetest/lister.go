@@ -30,6 +30,7 @@ func runLister(t *testing.T, newStore func(t *testing.T) store.Store) {
 			{"EntriesManyPages", testListEntriesMany},
 			{"EntriesStopsAtYieldError", testListEntriesStop},
 			{"EntriesUnknownFunction", testListEntriesUnknown},
+			{"SkipsExpired", testListSkipsExpired},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				s := newStore(t)
@@ -228,5 +229,26 @@ func testListEntriesUnknown(t *testing.T, s store.Store, l store.Lister) {
 	})
 	if err != nil {
 		t.Fatalf("Entries: %v", err)
+	}
+}
+
+// testListSkipsExpired: an expired entry is neither counted nor listed,
+// as Get does not serve it.
+func testListSkipsExpired(t *testing.T, s store.Store, l store.Lister) {
+	fn := fnName(t, "expired")
+	mustSet(t, s, fn, key(0), store.Entry{Value: []byte("live"), Time: now()})
+	mustSet(t, s, fn, key(1), store.Entry{Value: []byte("gone"), Time: now().Add(-time.Hour), Expires: now().Add(-time.Minute)})
+	if fi := listed(t, l, fn)[fn]; fi.Entries != 1 || fi.Bytes != 4 {
+		t.Errorf("Functions: %d entries, %d bytes; want the live entry only (1, 4)", fi.Entries, fi.Bytes)
+	}
+	n := 0
+	if err := l.Entries(ctx(t), fn, func(e store.EntryInfo) error {
+		if e.Key != key(0) {
+			t.Errorf("Entries yielded the expired entry %s", e.Key)
+		}
+		n++
+		return nil
+	}); err != nil || n != 1 {
+		t.Errorf("Entries: %d entries, %v; want 1", n, err)
 	}
 }
