@@ -150,6 +150,10 @@ func testVariadicContextPaths(t *testing.T, backend string) {
 		t.Fatalf("stale value %q", got)
 	}
 	<-refreshed
+	// The refresh writes its result after the function returns: wait for
+	// it to end before t.TempDir (the file backend's cache_dir) goes.
+	hr, _ := cachier.Of(&refresh)
+	waitFor(t, "the refresh ends", func() bool { return cachier.Busy(hr) == 0 })
 
 	// A failing store: the function is called, spread.
 	st := &failing{}
