@@ -57,10 +57,13 @@ func TestProcessRace(t *testing.T) {
 					break
 				}
 				if time.Now().After(deadline) {
-					for _, c := range cmds {
+					var logs strings.Builder
+					for i, c := range cmds {
 						_ = c.Process.Kill()
+						_ = c.Wait()
+						fmt.Fprintf(&logs, "child %d:\n%s\n", i, outs[i])
 					}
-					t.Fatalf("only %d of %d children got ready", len(ready), raceProcs)
+					t.Fatalf("only %d of %d children got ready\n%s", len(ready), raceProcs, &logs)
 				}
 				time.Sleep(5 * time.Millisecond)
 			}
