@@ -20,15 +20,25 @@ all: lint test
 example:
 	$(GO) run ./examples/quickstart
 
+# NESTED are the Go modules nested in the library's (each its own go.mod,
+# requiring the library through a replace ../..): the exporters, and the
+# example that uses one. `test`, `unit` and `lint` run them too, with
+# -mod=mod so that a dependency added to the library's go.mod reaches them
+# without a go mod tidy in each.
+NESTED ?= metrics/prometheus metrics/otel examples/metrics
+NESTED_GO = for m in $(NESTED); do echo "== $$m"; (cd $$m && GOFLAGS=-mod=mod $(GO)
+
 # test runs the whole suite against real servers; `services` starts whatever
 # is missing (PostgreSQL, MariaDB, Redis, a MongoDB-protocol server).
 test: services
 	$(WITH_SERVICES_ENV) $(GO) test -race -count=1 -timeout $(TIMEOUT) ./...
+	@$(NESTED_GO) test -race -count=1 -timeout $(TIMEOUT) ./...) || exit 1; done
 
 # unit runs the suite without starting anything; backends whose server is
 # absent are skipped (unless CACHIER_REQUIRE_SERVICES=1).
 unit:
 	$(WITH_SERVICES_ENV) $(GO) test -race -count=1 -timeout $(TIMEOUT) ./...
+	@$(NESTED_GO) test -race -count=1 -timeout $(TIMEOUT) ./...) || exit 1; done
 
 BENCH ?= .
 COUNT ?= 6
@@ -39,6 +49,7 @@ bench: services
 
 lint:
 	$(GO) vet ./...
+	@$(NESTED_GO) vet ./...) || exit 1; done
 	@out=$$(gofmt -l . | grep -v '^tools/'); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@latest
 	@"$$($(GO) env GOPATH)/bin/staticcheck" ./...
