@@ -17,7 +17,8 @@ import (
 // next_time, or recomputed) is also a miss; every calculation of the
 // function, foreground, overwrite or background refresh, is a
 // recalculation; a caller that waited for another's calculation and got
-// its result counts one Waits and neither a hit nor a miss, and one that
+// its result (or, when it failed, its error) counts one Waits and neither a
+// hit nor a miss, and one that
 // gave up (wait_for_calc_timeout) counts a WaitTimeouts and then, as it
 // computes, a miss. Calls that skip the cache (WithSkipCache, caching
 // disabled) count nothing. The Go additions: a call whose arguments cannot
