@@ -117,7 +117,6 @@ type target struct {
 	tag  string
 	opts []cachier.Option
 	args []string // URL and flags
-	st   func() store.Store
 }
 
 func targets() map[string]func(t *testing.T) target {

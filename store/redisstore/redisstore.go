@@ -272,7 +272,6 @@ func writeApp(b *strings.Builder, app string) {
 }
 
 func (s *Store) entryKey(fn, key string) string { return s.key(fn, "e:", key) }
-func (s *Store) markKey(fn, key string) string  { return s.key(fn, "m:", key) }
 
 // Get implements store.Store with one HMGET.
 func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
