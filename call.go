@@ -85,30 +85,31 @@ type params struct {
 const allOwn = ownStaleAfter | ownNextTime | ownWaitTimeout | ownAllowNone | ownCleanupStale | ownCleanupInterval
 
 func (f *fn) params() params {
-	p := f.p
+	p := &f.p // read in place: Params is large, and this runs at every call
+	c := params{p.StaleAfter, p.NextTime, p.WaitForCalcTimeout, p.AllowNone, p.CleanupStale, p.CleanupInterval}
 	if f.own != allOwn {
-		g := defaults.Get()
+		g := defaults.GetCallParams()
 		pick := func(bit ownMask) bool { return f.own&bit == 0 }
 		if pick(ownStaleAfter) {
-			p.StaleAfter = g.StaleAfter
+			c.staleAfter = g.StaleAfter
 		}
 		if pick(ownNextTime) {
-			p.NextTime = g.NextTime
+			c.nextTime = g.NextTime
 		}
 		if pick(ownWaitTimeout) {
-			p.WaitForCalcTimeout = g.WaitForCalcTimeout
+			c.waitTimeout = g.WaitForCalcTimeout
 		}
 		if pick(ownAllowNone) {
-			p.AllowNone = g.AllowNone
+			c.allowNone = g.AllowNone
 		}
 		if pick(ownCleanupStale) {
-			p.CleanupStale = g.CleanupStale
+			c.cleanupStale = g.CleanupStale
 		}
 		if pick(ownCleanupInterval) {
-			p.CleanupInterval = g.CleanupInterval
+			c.cleanupInterval = g.CleanupInterval
 		}
 	}
-	return params{p.StaleAfter, p.NextTime, p.WaitForCalcTimeout, p.AllowNone, p.CleanupStale, p.CleanupInterval}
+	return c
 }
 
 // call is the body of every wrapper: SPEC §5.

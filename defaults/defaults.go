@@ -32,6 +32,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cachier-go/cachier/hashing"
 	"github.com/cachier-go/cachier/store"
@@ -46,6 +47,24 @@ func init() { Reset() }
 
 // Get returns a copy of the current global parameters.
 func Get() Params { return *current.Load() }
+
+// CallParams are the global parameters read at every call (PerCall).
+type CallParams struct {
+	StaleAfter         time.Duration
+	NextTime           bool
+	WaitForCalcTimeout time.Duration
+	AllowNone          bool
+	CleanupStale       bool
+	CleanupInterval    time.Duration
+}
+
+// GetCallParams returns the per-call part of the current global
+// parameters, without copying the rest: decorated functions read it at
+// every call.
+func GetCallParams() CallParams {
+	p := current.Load()
+	return CallParams{p.StaleAfter, p.NextTime, p.WaitForCalcTimeout, p.AllowNone, p.CleanupStale, p.CleanupInterval}
+}
 
 // Set updates some global parameters; keys it does not name keep their
 // values. On error nothing changes. name cannot be set globally: it is one

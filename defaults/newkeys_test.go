@@ -71,3 +71,15 @@ func TestSetLogger(t *testing.T) {
 		t.Fatal("SetLogger(nil) must restore slog.Default()")
 	}
 }
+
+func TestGetCallParamsFollowsSet(t *testing.T) {
+	defer defaults.Reset()
+	if err := defaults.Set("stale_after=3h,next_time,wait_for_calc_timeout=2s,allow_none,cleanup_stale,cleanup_interval=5m"); err != nil {
+		t.Fatal(err)
+	}
+	g, c := defaults.Get(), defaults.GetCallParams()
+	want := defaults.CallParams{g.StaleAfter, g.NextTime, g.WaitForCalcTimeout, g.AllowNone, g.CleanupStale, g.CleanupInterval}
+	if c != want || c.StaleAfter != 3*time.Hour || !c.NextTime || c.CleanupInterval != 5*time.Minute {
+		t.Fatalf("GetCallParams() = %+v, want %+v", c, want)
+	}
+}
