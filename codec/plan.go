@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	reflectx "github.com/cachier-go/cachier/reflect"
 	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 )
@@ -210,52 +211,11 @@ func Fingerprint(codecName string, types []reflect.Type) uint64 {
 	seen := map[reflect.Type]bool{}
 	for _, t := range types {
 		sb.WriteByte(';')
-		describe(&sb, t, seen)
+		reflectx.Describe(&sb, t, seen)
 	}
 	h := fnv.New64a()
 	h.Write([]byte(sb.String()))
 	return h.Sum64()
-}
-
-func describe(b *strings.Builder, t reflect.Type, seen map[reflect.Type]bool) {
-	if t.Name() != "" {
-		b.WriteString(t.PkgPath())
-		b.WriteByte('.')
-		b.WriteString(t.Name())
-		if seen[t] || t.PkgPath() == "" {
-			return
-		}
-		seen[t] = true
-		b.WriteByte('=')
-	}
-	switch t.Kind() {
-	case reflect.Pointer:
-		b.WriteByte('*')
-		describe(b, t.Elem(), seen)
-	case reflect.Slice:
-		b.WriteString("[]")
-		describe(b, t.Elem(), seen)
-	case reflect.Array:
-		fmt.Fprintf(b, "[%d]", t.Len())
-		describe(b, t.Elem(), seen)
-	case reflect.Map:
-		b.WriteString("map[")
-		describe(b, t.Key(), seen)
-		b.WriteByte(']')
-		describe(b, t.Elem(), seen)
-	case reflect.Struct:
-		b.WriteString("struct{")
-		for i := range t.NumField() {
-			f := t.Field(i)
-			b.WriteString(f.Name)
-			b.WriteByte(' ')
-			describe(b, f.Type, seen)
-			b.WriteByte(';')
-		}
-		b.WriteByte('}')
-	default:
-		b.WriteString(t.Kind().String())
-	}
 }
 
 // A Header is what an entry says of itself.

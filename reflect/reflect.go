@@ -104,14 +104,16 @@ func Analyze(fn, recv reflect.Type) (*Signature, error) {
 // fingerprint hashes a deep description of t.
 func fingerprint(t reflect.Type) string {
 	var b strings.Builder
-	describe(&b, t, map[reflect.Type]bool{})
+	Describe(&b, t, map[reflect.Type]bool{})
 	sum := sha256.Sum256([]byte(b.String()))
 	return hex.EncodeToString(sum[:8])
 }
 
-// describe writes t with every named type expanded once: a type's identity
-// is its name and import path plus its structure.
-func describe(b *strings.Builder, t reflect.Type, seen map[reflect.Type]bool) {
+// Describe writes t with every named type expanded once: a type's identity
+// is its name and import path plus its structure. seen holds the named
+// types already expanded, so that a description of several types (shared
+// seen) expands each once. Fingerprints of types hash what it writes.
+func Describe(b *strings.Builder, t reflect.Type, seen map[reflect.Type]bool) {
 	if t.Name() != "" {
 		b.WriteString(t.PkgPath())
 		b.WriteByte('.')
@@ -125,28 +127,28 @@ func describe(b *strings.Builder, t reflect.Type, seen map[reflect.Type]bool) {
 	switch t.Kind() {
 	case reflect.Pointer:
 		b.WriteByte('*')
-		describe(b, t.Elem(), seen)
+		Describe(b, t.Elem(), seen)
 	case reflect.Slice:
 		b.WriteString("[]")
-		describe(b, t.Elem(), seen)
+		Describe(b, t.Elem(), seen)
 	case reflect.Array:
 		fmt.Fprintf(b, "[%d]", t.Len())
-		describe(b, t.Elem(), seen)
+		Describe(b, t.Elem(), seen)
 	case reflect.Map:
 		b.WriteString("map[")
-		describe(b, t.Key(), seen)
+		Describe(b, t.Key(), seen)
 		b.WriteByte(']')
-		describe(b, t.Elem(), seen)
+		Describe(b, t.Elem(), seen)
 	case reflect.Chan:
 		fmt.Fprintf(b, "chan(%d)", t.ChanDir())
-		describe(b, t.Elem(), seen)
+		Describe(b, t.Elem(), seen)
 	case reflect.Struct:
 		b.WriteString("struct{")
 		for i := range t.NumField() {
 			f := t.Field(i)
 			b.WriteString(f.Name)
 			b.WriteByte(' ')
-			describe(b, f.Type, seen)
+			Describe(b, f.Type, seen)
 			if f.Tag != "" {
 				fmt.Fprintf(b, " %q", f.Tag)
 			}
@@ -156,12 +158,12 @@ func describe(b *strings.Builder, t reflect.Type, seen map[reflect.Type]bool) {
 	case reflect.Func:
 		b.WriteString("func(")
 		for i := range t.NumIn() {
-			describe(b, t.In(i), seen)
+			Describe(b, t.In(i), seen)
 			b.WriteByte(',')
 		}
 		b.WriteString(")(")
 		for i := range t.NumOut() {
-			describe(b, t.Out(i), seen)
+			Describe(b, t.Out(i), seen)
 			b.WriteByte(',')
 		}
 		b.WriteByte(')')
