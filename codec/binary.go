@@ -483,40 +483,30 @@ type decFn = func(d *decoder, p unsafe.Pointer) error
 func intCodec(size uintptr) (encFn, decFn, int) {
 	switch size {
 	case 1:
-		return func(e *encoder, p unsafe.Pointer) error { e.varint(int64(*(*int8)(p))); return nil },
-			func(d *decoder, p unsafe.Pointer) error {
-				x, err := d.varint()
-				if err == nil && (x < math.MinInt8 || x > math.MaxInt8) {
-					err = fmt.Errorf("%w: %d overflows int8", ErrCorrupt, x)
-				}
-				*(*int8)(p) = int8(x)
-				return err
-			}, 1
+		return narrowIntCodec[int8](math.MinInt8, math.MaxInt8, "int8")
 	case 2:
-		return func(e *encoder, p unsafe.Pointer) error { e.varint(int64(*(*int16)(p))); return nil },
-			func(d *decoder, p unsafe.Pointer) error {
-				x, err := d.varint()
-				if err == nil && (x < math.MinInt16 || x > math.MaxInt16) {
-					err = fmt.Errorf("%w: %d overflows int16", ErrCorrupt, x)
-				}
-				*(*int16)(p) = int16(x)
-				return err
-			}, 1
+		return narrowIntCodec[int16](math.MinInt16, math.MaxInt16, "int16")
 	case 4:
-		return func(e *encoder, p unsafe.Pointer) error { e.varint(int64(*(*int32)(p))); return nil },
-			func(d *decoder, p unsafe.Pointer) error {
-				x, err := d.varint()
-				if err == nil && (x < math.MinInt32 || x > math.MaxInt32) {
-					err = fmt.Errorf("%w: %d overflows int32", ErrCorrupt, x)
-				}
-				*(*int32)(p) = int32(x)
-				return err
-			}, 1
+		return narrowIntCodec[int32](math.MinInt32, math.MaxInt32, "int32")
 	}
 	return func(e *encoder, p unsafe.Pointer) error { e.varint(*(*int64)(p)); return nil },
 		func(d *decoder, p unsafe.Pointer) error {
 			x, err := d.varint()
 			*(*int64)(p) = x
+			return err
+		}, 1
+}
+
+// narrowIntCodec codes a signed integer narrower than 64 bits as a varint;
+// a decoded value outside [lo, hi] is corrupt.
+func narrowIntCodec[T int8 | int16 | int32](lo, hi int64, name string) (encFn, decFn, int) {
+	return func(e *encoder, p unsafe.Pointer) error { e.varint(int64(*(*T)(p))); return nil },
+		func(d *decoder, p unsafe.Pointer) error {
+			x, err := d.varint()
+			if err == nil && (x < lo || x > hi) {
+				err = fmt.Errorf("%w: %d overflows %s", ErrCorrupt, x, name)
+			}
+			*(*T)(p) = T(x)
 			return err
 		}, 1
 }
@@ -531,30 +521,28 @@ func uintCodec(size uintptr) (encFn, decFn, int) {
 				return err
 			}, 1
 	case 2:
-		return func(e *encoder, p unsafe.Pointer) error { e.uvarint(uint64(*(*uint16)(p))); return nil },
-			func(d *decoder, p unsafe.Pointer) error {
-				x, err := d.uvarint()
-				if err == nil && x > math.MaxUint16 {
-					err = fmt.Errorf("%w: %d overflows uint16", ErrCorrupt, x)
-				}
-				*(*uint16)(p) = uint16(x)
-				return err
-			}, 1
+		return narrowUintCodec[uint16](math.MaxUint16, "uint16")
 	case 4:
-		return func(e *encoder, p unsafe.Pointer) error { e.uvarint(uint64(*(*uint32)(p))); return nil },
-			func(d *decoder, p unsafe.Pointer) error {
-				x, err := d.uvarint()
-				if err == nil && x > math.MaxUint32 {
-					err = fmt.Errorf("%w: %d overflows uint32", ErrCorrupt, x)
-				}
-				*(*uint32)(p) = uint32(x)
-				return err
-			}, 1
+		return narrowUintCodec[uint32](math.MaxUint32, "uint32")
 	}
 	return func(e *encoder, p unsafe.Pointer) error { e.uvarint(*(*uint64)(p)); return nil },
 		func(d *decoder, p unsafe.Pointer) error {
 			x, err := d.uvarint()
 			*(*uint64)(p) = x
+			return err
+		}, 1
+}
+
+// narrowUintCodec codes an unsigned integer of 16 or 32 bits as a uvarint;
+// a decoded value above hi is corrupt.
+func narrowUintCodec[T uint16 | uint32](hi uint64, name string) (encFn, decFn, int) {
+	return func(e *encoder, p unsafe.Pointer) error { e.uvarint(uint64(*(*T)(p))); return nil },
+		func(d *decoder, p unsafe.Pointer) error {
+			x, err := d.uvarint()
+			if err == nil && x > hi {
+				err = fmt.Errorf("%w: %d overflows %s", ErrCorrupt, x, name)
+			}
+			*(*T)(p) = T(x)
 			return err
 		}, 1
 }
