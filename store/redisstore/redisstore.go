@@ -43,9 +43,17 @@
 //	<base>m:<key>   string, the being-calculated mark: its value is the owner,
 //	                its expiry the mark's ttl (milliseconds, at least 1).
 //	<base>n         string, the function identity, written by every Set and
-//	                every Mark that takes a mark, so
-//	                that a store.Lister (the cachier command) can name the
-//	                functions whose keys it finds.
+//	                every Mark that takes a mark, so that a store.Lister
+//	                (the cachier command) can name the functions whose keys
+//	                it finds. Its lifetime follows the function's keys: it
+//	                has no expiry once an entry without Expires was written
+//	                (until Clear), and otherwise expires with the
+//	                longest-lived entry or mark written, so that it does not
+//	                outlive the entries expire_after removes. (It does not
+//	                shrink: after Delete, DeleteStale, or an entry without
+//	                Expires overwritten by one with, it may outlive the
+//	                entries; the Lister lists no function without entries
+//	                or marks.)
 //
 // and two Pub/Sub channels (channels are not keys):
 //
@@ -320,7 +328,8 @@ func isWrongType(err error) bool {
 // setScript writes the entry hash KEYS[1] (value ARGV[1], time ARGV[2],
 // and expiry ARGV[4] in Unix milliseconds or "" for none, which becomes the
 // key's own expiry too), deletes the mark KEYS[2], keeps the function's
-// identity ARGV[5] under KEYS[3] (for the Lister) and publishes on channel
+// identity ARGV[5] under KEYS[3] (for the Lister; with the longest expiry
+// of the entries written, none once one has none) and publishes on channel
 // ARGV[3]. A key of
 // another type where the entry belongs (not written by this store) is
 // replaced; an entry hash is overwritten in place, so that a write refused
@@ -341,7 +350,21 @@ else
 	redis.call('PEXPIREAT', KEYS[1], ARGV[4])
 end
 redis.call('DEL', KEYS[2])
-redis.call('SET', KEYS[3], ARGV[5])
+if ARGV[4] == '' then
+	redis.call('SET', KEYS[3], ARGV[5])
+else
+	local pttl = redis.call('PTTL', KEYS[3])
+	if pttl == -2 then
+		redis.call('SET', KEYS[3], ARGV[5])
+		redis.call('PEXPIREAT', KEYS[3], ARGV[4])
+	elseif pttl >= 0 then
+		local now = redis.call('TIME')
+		local at = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + pttl
+		if tonumber(ARGV[4]) > at then
+			redis.call('PEXPIREAT', KEYS[3], ARGV[4])
+		end
+	end
+end
 redis.pcall('PUBLISH', ARGV[3], 'set')
 return 1
 `)
@@ -370,12 +393,18 @@ func (s *Store) Set(ctx context.Context, fn, key string, e store.Entry) error {
 
 // markScript takes the mark KEYS[1] for owner ARGV[1] for ARGV[2]
 // milliseconds when it is free or already owner's, and then keeps the
-// function's identity ARGV[3] under KEYS[2] (for the Lister).
+// function's identity ARGV[3] under KEYS[2] (for the Lister) for at least
+// as long, unless it is kept without expiry already.
 var markScript = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if cur == false or cur == ARGV[1] then
 	redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-	redis.call('SET', KEYS[2], ARGV[3])
+	local pttl = redis.call('PTTL', KEYS[2])
+	if pttl == -2 then
+		redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
+	elseif pttl >= 0 and pttl < tonumber(ARGV[2]) then
+		redis.call('PEXPIRE', KEYS[2], ARGV[2])
+	end
 	return 1
 end
 return 0
