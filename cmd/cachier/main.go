@@ -20,7 +20,8 @@
 //	-timeout D      how long to wait for a server to answer (default 5s)
 //
 // Errors print one line on stderr and exit with status 1. Scans that last
-// longer than a second report progress on stderr.
+// longer than a second report progress on stderr. No command creates
+// anything: an SQL URL whose table is missing is an error naming it.
 package main
 
 import (

@@ -360,3 +360,63 @@ func TestCommandBadInput(t *testing.T) {
 		mustFail(t, cachierCmd(t, tc.args...), tc.want)
 	}
 }
+
+// sqlURLs are the SQL databases the command is tested on, by name: each
+// gives the driver and DSN to reach it directly and the command's URL.
+func sqlURLs(t *testing.T) map[string]func(t *testing.T) (driver, dsn, url string) {
+	return map[string]func(t *testing.T) (string, string, string){
+		"sqlite": func(t *testing.T) (string, string, string) {
+			path := filepath.Join(t.TempDir(), "c.db")
+			if err := os.WriteFile(path, nil, 0o600); err != nil { // an empty database
+				t.Fatal(err)
+			}
+			return "sqlite3", "file:" + path, "sqlite://" + path
+		},
+		"postgres": func(t *testing.T) (string, string, string) {
+			dsn := testenv.Getenv("CACHIER_TEST_PG_DSN", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
+			return "pgx", dsn, dsn
+		},
+		"mariadb": func(t *testing.T) (string, string, string) {
+			dsn := testenv.Getenv("CACHIER_TEST_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/test")
+			return "mysql", dsn, "mysql://" + dsn
+		},
+	}
+}
+
+// Read-only commands never create anything: on a table that is not there
+// (a mistyped -table) ls and stats fail with one line naming it, and the
+// table is still not there afterwards.
+func TestCommandSQLMissingTable(t *testing.T) {
+	for name, open := range sqlURLs(t) {
+		t.Run(name, func(t *testing.T) {
+			driver, dsn, url := open(t)
+			db, err := sqlx.Open(driver, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := db.PingContext(ctx); err != nil {
+				testenv.Unavailable(t, driver, dsn, err)
+			}
+			table := fmt.Sprintf("cachiercmd_missing_%d", time.Now().UnixNano())
+			t.Cleanup(func() { _, _ = db.Exec("DROP TABLE IF EXISTS " + table) })
+			for _, args := range [][]string{
+				{"ls", url, "-table", table},
+				{"stats", url, "f", "-table", table},
+				{"clear", url, "f", "-table", table},
+			} {
+				mustFail(t, cachierCmd(t, args...), "no table "+table)
+			}
+			st, err := sqlstore.New(db, sqlstore.WithTable(table))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			if exists, err := st.TableExists(context.Background()); err != nil || exists {
+				t.Fatalf("table %s after the commands: exists %v, %v; want it not created", table, exists, err)
+			}
+		})
+	}
+}

@@ -141,6 +141,17 @@ func openSQL(ctx context.Context, driver, dsn string, o *opts) (*opened, error) 
 		db.Close()
 		return nil, err
 	}
+	// Every command reads first; none creates the table (a mistyped
+	// -table would leave an empty one behind).
+	exists, err := st.TableExists(pctx)
+	if err == nil && !exists {
+		err = fmt.Errorf("no table %s in the %s database (name the cache's table with -table)", o.table, driver)
+	}
+	if err != nil {
+		st.Close()
+		db.Close()
+		return nil, err
+	}
 	return &opened{[]source{{"sql", st, st, nil}}, func() { st.Close(); db.Close() }}, nil
 }
 

@@ -22,6 +22,11 @@ type dialect struct {
 	// the table name.
 	createTable string
 
+	// tableExists counts the tables of the name ? in the catalog (0 or 1),
+	// as an unquoted name in the connection's schema resolves: the
+	// Lister's read-only check.
+	tableExists string
+
 	// upsertMark is true where INSERT … ON CONFLICT … DO UPDATE … WHERE
 	// exists (PostgreSQL, SQLite): a mark is then one statement. MySQL has
 	// no conditional upsert, so a mark is an idempotent insert of an empty
@@ -64,7 +69,8 @@ var sqliteDialect = dialect{
 	expires_us      INTEGER NOT NULL DEFAULT 0,
 	PRIMARY KEY (function_hash, cache_key)
 )`,
-	upsertMark: true,
+	tableExists: `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE`,
+	upsertMark:  true,
 }
 
 var postgresDialect = dialect{
@@ -86,7 +92,10 @@ var postgresDialect = dialect{
 	expires_us      BIGINT  NOT NULL DEFAULT 0,
 	PRIMARY KEY (function_hash, cache_key)
 )`,
-	upsertMark: true,
+	// to_regclass folds an unquoted name as CREATE TABLE does, and follows
+	// the search_path.
+	tableExists: `SELECT CASE WHEN to_regclass(?) IS NULL THEN 0 ELSE 1 END`,
+	upsertMark:  true,
 }
 
 // MySQL and MariaDB: the primary key holds the 64-character hash of the
@@ -116,7 +125,8 @@ var mysqlDialect = dialect{
 	expires_us      BIGINT  NOT NULL DEFAULT 0,
 	PRIMARY KEY (function_hash, cache_key)
 ) ENGINE=InnoDB ROW_FORMAT=DYNAMIC DEFAULT CHARSET=utf8mb4`,
-	upsertMark: false,
+	tableExists: `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?`,
+	upsertMark:  false,
 }
 
 // queries are the statements of one store, rebound for its dialect.

@@ -17,12 +17,69 @@ var _ store.Lister = (*Store)(nil)
 // listPage is how many entries one query of Entries reads.
 const listPage = 1000
 
+// TableExists reports whether the store's table is in the database. It
+// only reads the database's catalog: it never creates the table, as the
+// first write does.
+func (s *Store) TableExists(ctx context.Context) (bool, error) {
+	ctx, cancel := s.op.Context(ctx)
+	defer cancel()
+	if s.isReady.Load() {
+		return true, nil
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, sqlx.Rebind(s.d.bind, s.d.tableExists), s.table).Scan(&n); err != nil {
+		return false, fmt.Errorf("cachier: sql look up table %s on %s: %w", s.table, s.d.name, err)
+	}
+	return n > 0, nil
+}
+
+// listTable is the Lister's read-only set-up: whether the table exists
+// (the Lister never creates it, nor alters it) and whether it has the
+// expires_us column (a table of the release before it has not, until the
+// first write adds it).
+func (s *Store) listTable(ctx context.Context) (exists, expires bool, err error) {
+	if s.isReady.Load() {
+		return true, true, nil
+	}
+	if exists, err = s.TableExists(ctx); err != nil || !exists {
+		return exists, false, err
+	}
+	ctx, cancel := s.op.Context(ctx)
+	defer cancel()
+	rows, err := s.db.QueryContext(ctx, "SELECT expires_us FROM "+s.table+" WHERE 1 = 0")
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, false, fmt.Errorf("cachier: sql probe table %s on %s: %w", s.table, s.d.name, err)
+		}
+		return true, false, nil // no such column
+	}
+	return true, true, rows.Close()
+}
+
+// nowArgs are the arguments of n uses of the live condition of
+// listQueries: the time in µs each, none without the expires_us column.
+func nowArgs(expires bool, n int) []any {
+	if !expires {
+		return nil
+	}
+	now := time.Now().UnixMicro()
+	args := make([]any, n)
+	for i := range args {
+		args[i] = now
+	}
+	return args
+}
+
 // listQueries are the Lister's statements, built on first use: they are
-// maintenance queries, not worth preparing.
-func (s *Store) listQueries() (functions, entriesFirst, entriesNext string) {
+// maintenance queries, not worth preparing. expires says whether the
+// table has the expires_us column.
+func (s *Store) listQueries(expires bool) (functions, entriesFirst, entriesNext string) {
 	// An entry is live when it is complete and not expired by the
 	// caller's clock (as Get judges it): the ? is the time in µs.
 	live := "completed AND (expires_us = 0 OR expires_us > ?)"
+	if !expires {
+		live = "completed" // no ? to bind: see nowArgs
+	}
 	r := func(q string) string {
 		return sqlx.Rebind(s.d.bind, strings.NewReplacer("$T", s.table, "$LIVE", live).Replace(q))
 	}
@@ -42,17 +99,19 @@ FROM $T GROUP BY function_hash`)
 // Functions implements store.Lister with one aggregate query (GROUP BY the
 // function), which the database answers without sending any value: a
 // function's entries, their bytes (the values' lengths), the oldest and
-// newest entry and the live marks; expired entries are not counted. Functions with only marks are listed
-// with zero entries. It runs under the store's timeout.
+// newest entry and the live marks; expired entries are not counted.
+// Functions with only marks are listed with zero entries. It runs under
+// the store's timeout. It only reads: without the store's table it lists
+// nothing, and it neither creates nor upgrades the table.
 func (s *Store) Functions(ctx context.Context) ([]store.FuncInfo, error) {
 	ctx, cancel := s.op.Context(ctx)
 	defer cancel()
-	if err := s.ready(ctx); err != nil {
+	exists, expires, err := s.listTable(ctx)
+	if err != nil || !exists {
 		return nil, err
 	}
-	q, _, _ := s.listQueries()
-	now := time.Now().UnixMicro()
-	rows, err := s.db.QueryContext(ctx, q, now, now, now, now)
+	q, _, _ := s.listQueries(expires)
+	rows, err := s.db.QueryContext(ctx, q, nowArgs(expires, 4)...)
 	if err != nil {
 		return nil, fmt.Errorf("cachier: sql list functions in %s: %w", s.table, err)
 	}
@@ -88,9 +147,17 @@ func (s *Store) Functions(ctx context.Context) ([]store.FuncInfo, error) {
 // Entries implements store.Lister. It reads the function's entries (keys,
 // times and the values' lengths, never the values) a page of listPage at a
 // time in key order, each page one query under the store's timeout, and
-// calls yield between queries, so yield may use the store.
+// calls yield between queries, so yield may use the store. Like
+// Functions, it only reads: without the table there are no entries.
 func (s *Store) Entries(ctx context.Context, fn string, yield func(store.EntryInfo) error) error {
-	_, first, next := s.listQueries()
+	exists, expires, err := s.listTable(ctx)
+	if err != nil {
+		return fmt.Errorf("cachier: sql list entries of %q: %w", fn, err)
+	}
+	if !exists {
+		return nil
+	}
+	_, first, next := s.listQueries(expires)
 	h := s.fnHash(fn)
 	var (
 		after string
@@ -105,14 +172,11 @@ func (s *Store) Entries(ctx context.Context, fn string, yield func(store.EntryIn
 				rows *sql.Rows
 				err  error
 			)
-			if err := s.ready(qctx); err != nil {
-				return err
-			}
-			now := time.Now().UnixMicro()
+			args := append([]any{h}, nowArgs(expires, 1)...)
 			if !started {
-				rows, err = s.db.QueryContext(qctx, first, h, now)
+				rows, err = s.db.QueryContext(qctx, first, args...)
 			} else {
-				rows, err = s.db.QueryContext(qctx, next, h, now, after)
+				rows, err = s.db.QueryContext(qctx, next, append(args, after)...)
 			}
 			if err != nil {
 				return err
