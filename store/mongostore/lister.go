@@ -25,9 +25,10 @@ const fieldSize = "size"
 const listBatch = 256
 
 // Functions implements store.Lister with three aggregations over the
-// collection (entries, bytes and live marks per function) and,
-// per function, two finds of one document each (its oldest and newest
-// entry). Values are never read, except the values of entries written by
+// collection (entries, bytes and live marks per function) and one scan of
+// the entries' functions and times (each function's oldest and newest
+// entry): a number of queries that does not grow with the number of
+// functions. Values are never read, except the values of entries written by
 // versions of this store that did not record their size, read one batch at
 // a time.
 //
@@ -119,18 +120,28 @@ func (s *Store) functions(ctx context.Context, c *mongo.Collection) ([]store.Fun
 		return nil, err
 	}
 
+	// The oldest and newest entry of every function, from one scan of
+	// the entries' times: one query per function would cost a server that
+	// scans the collection for each (FerretDB v1) functions × documents.
+	err = s.entryTimes(ctx, c, entries, func(fn string, t time.Time) {
+		fi := byFn[fn]
+		if fi == nil || fi.Entries == 0 {
+			return // written after the counts were taken
+		}
+		if fi.Oldest.IsZero() || t.Before(fi.Oldest) {
+			fi.Oldest = t
+		}
+		if fi.Newest.IsZero() || t.After(fi.Newest) {
+			fi.Newest = t
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+
 	out := make([]store.FuncInfo, 0, len(order))
 	for _, fn := range order {
-		fi := byFn[fn]
-		if fi.Entries > 0 {
-			if fi.Oldest, err = s.edgeTime(ctx, c, fn, now, 1); err != nil {
-				return nil, err
-			}
-			if fi.Newest, err = s.edgeTime(ctx, c, fn, now, -1); err != nil {
-				return nil, err
-			}
-		}
-		out = append(out, *fi)
+		out = append(out, *byFn[fn])
 	}
 	return out, nil
 }
@@ -150,21 +161,26 @@ func entriesFilter(fn *string, now time.Time) bson.D {
 	)
 }
 
-// edgeTime returns the time of fn's oldest entry (dir 1) or newest (-1).
-func (s *Store) edgeTime(ctx context.Context, c *mongo.Collection, fn string, now time.Time, dir int) (time.Time, error) {
-	ctx, cancel := s.opContext(ctx)
-	defer cancel()
-	raw, err := c.FindOne(ctx, entriesFilter(&fn, now), options.FindOne().
-		SetSort(bson.D{{Key: fieldTime, Value: dir}}).
-		SetProjection(bson.D{{Key: fieldTime, Value: 1}})).Raw()
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return time.Time{}, nil // deleted meanwhile
-	}
+// entryTimes calls each with the function and time of every entry filter
+// selects, read a batch at a time without the values.
+func (s *Store) entryTimes(ctx context.Context, c *mongo.Collection, filter bson.D, each func(fn string, t time.Time)) error {
+	cur, err := s.find(ctx, c, filter, options.Find().
+		SetProjection(bson.D{{Key: fieldFn, Value: 1}, {Key: fieldTime, Value: 1}}).
+		SetBatchSize(listBatch))
 	if err != nil {
-		return time.Time{}, err
+		return err
 	}
-	t, _ := raw.Lookup(fieldTime).TimeOK()
-	return t, nil
+	defer cur.Close(context.Background())
+	for {
+		ok, err := s.next(ctx, cur)
+		if !ok || err != nil {
+			return err
+		}
+		fn, _ := cur.Current.Lookup(fieldFn).StringValueOK()
+		if t, ok := cur.Current.Lookup(fieldTime).TimeOK(); ok {
+			each(fn, t)
+		}
+	}
 }
 
 // unsizedEntries calls each with the function and value size of every

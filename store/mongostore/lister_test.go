@@ -280,3 +280,69 @@ func TestListerUnreachable(t *testing.T) {
 		t.Error("Entries with no server: nil error")
 	}
 }
+
+// TestListerQueriesPerListing: Functions sends the server a number of
+// queries that does not grow with the number of functions listed. A server
+// that answers a filter by scanning the collection (FerretDB v1) pays one
+// scan per query, so one query per function made listing a collection of F
+// functions and N documents cost F×N: on a shared collection it outlasted
+// the conformance cases' 30-second context (TestSharedCollection/Lister).
+func TestListerQueriesPerListing(t *testing.T) {
+	connect(t) // skip (or fail) unless the server answers
+	var queries atomic.Int64
+	uri := testenv.Getenv(uriVar, defaultURI)
+	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetMonitor(&event.CommandMonitor{
+		Started: func(_ context.Context, e *event.CommandStartedEvent) {
+			switch e.CommandName {
+			case "find", "aggregate", "getMore", "count":
+				queries.Add(1)
+			}
+		},
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Disconnect(context.Background()) })
+	st, _ := newStore(t, client)
+	ctx := ctxT(t)
+	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	// list returns the queries one Functions sent, after checking that it
+	// lists fns functions of two entries each, a minute apart.
+	list := func(fns int) int64 {
+		t.Helper()
+		queries.Store(0)
+		infos, err := st.Functions(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := queries.Load()
+		if len(infos) != fns {
+			t.Fatalf("Functions listed %d functions, want %d", len(infos), fns)
+		}
+		for _, fi := range infos {
+			if fi.Entries != 2 || !fi.Oldest.Equal(base) || !fi.Newest.Equal(base.Add(time.Minute)) {
+				t.Errorf("%+v: want 2 entries, oldest %v, newest %v", fi, base, base.Add(time.Minute))
+			}
+		}
+		return n
+	}
+	add := func(from, to int) {
+		t.Helper()
+		for f := from; f < to; f++ {
+			for i := range 2 {
+				e := store.Entry{Value: []byte("v"), Time: base.Add(time.Duration(i) * time.Minute)}
+				if err := st.Set(ctx, "fn."+strconv.Itoa(f), listKey(i), e); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	add(0, 2)
+	few := list(2)
+	add(2, 22)
+	many := list(22)
+	if many != few {
+		t.Errorf("Functions sent %d queries for 2 functions and %d for 22; want as many", few, many)
+	}
+	t.Logf("Functions sent %d queries for 2 functions, %d for 22", few, many)
+}

@@ -86,8 +86,9 @@
 // The store implements store.Lister for operators (the cachier command):
 // Functions groups the collection by function in aggregations ($match, and
 // $group with one $sum each, which FerretDB v1 supports) and finds each
-// function's oldest and newest entry with one sorted find each; Entries is
-// one cursor over a function's entries. Neither reads values: every entry's
+// function's oldest and newest entry in one scan of the entries' functions
+// and times (FerretDB v1 has no $min or $max accumulator); Entries is one
+// cursor over a function's entries. Neither reads values: every entry's
 // document records its value's size (size), which the listing sums. Each
 // query, and each batch of a cursor, runs under the store's timeout.
 //
