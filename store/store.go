@@ -24,6 +24,18 @@
 // for longer than that. The owner of a live mark may Mark again to extend it.
 // Set clears the mark of the key it writes, whoever owns it.
 //
+// # Ownership of values
+//
+// The bytes of an Entry belong to whoever holds the Entry, never to two
+// parties at once. The Value that Get returns belongs to the caller: the
+// store keeps no reference to it and never changes it, and two Gets never
+// return Values that share memory (up to their capacity), so the caller may
+// modify it, append to it, or hand it to a decoder that keeps slices of it.
+// Set keeps no reference to e.Value once it returns: it copies what it
+// keeps, and the caller may then modify or reuse the slice. A store that
+// keeps values in memory (a cache of recent reads) therefore copies them on
+// the way in and on the way out.
+//
 // # Failures
 //
 // A store returns ErrNotFound from Get when the key has no entry, and any
@@ -51,6 +63,8 @@ var ErrNotFound = errors.New("cachier: entry not found")
 type Entry struct {
 	// Value is the encoded result, as the core produced it. Stores keep it
 	// byte for byte; a nil or empty Value is stored and returned as empty.
+	// A Value that Get returns belongs to its caller, and Set keeps no
+	// reference to the Value it is given (see "Ownership of values").
 	Value []byte
 
 	// Time is when the result was computed. Stores keep it to at least
@@ -77,12 +91,16 @@ func (e Entry) Expired(now time.Time) bool {
 // Store is the contract every backend implements. All methods are safe for
 // concurrent use by multiple goroutines.
 type Store interface {
-	// Get returns the entry of key in function fn, or ErrNotFound.
+	// Get returns the entry of key in function fn, or ErrNotFound. The
+	// entry's Value is the caller's own: the store keeps no reference to
+	// it, never changes it, and never returns memory it shares with the
+	// Value of another Get.
 	Get(ctx context.Context, fn, key string) (Entry, error)
 
 	// Set stores e as the entry of key in function fn, replacing any earlier
 	// one, and clears the key's being-calculated mark. On error the previous
-	// entry, if any, is left as it was.
+	// entry, if any, is left as it was. Set keeps no reference to e.Value
+	// once it returns: the caller may modify or reuse it.
 	Set(ctx context.Context, fn, key string, e Entry) error
 
 	// Mark sets a being-calculated mark on key for owner, expiring after ttl.

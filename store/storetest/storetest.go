@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"EmptyValue", testEmptyValue},
 		{"BinaryValue", testBinaryValue},
 		{"LargeValue", testLargeValue},
+		{"ValueOwnership", testValueOwnership},
 		{"FunctionsApart", testFunctionsApart},
 		{"OddFunctionNames", testOddFunctionNames},
 		{"ManyKeys", testManyKeys},
@@ -198,6 +199,52 @@ func testLargeValue(t *testing.T, s store.Store) {
 	want := store.Entry{Value: v, Time: now()}
 	mustSet(t, s, fn, key(1), want)
 	checkEntry(t, mustGet(t, s, fn, key(1)), want)
+}
+
+// testValueOwnership checks the ownership contract of store.Entry.Value:
+// Set keeps no reference to the slice it is given, and the Value of a Get
+// is the caller's alone (not shared with the store, nor with another Get),
+// for a value small enough to sit in a store's cache of reads and for a
+// large one.
+func testValueOwnership(t *testing.T, s store.Store) {
+	fn := fnName(t, "f")
+	for i, size := range []int{100, 256 << 10} {
+		orig := make([]byte, size)
+		if _, err := rand.Read(orig); err != nil {
+			t.Fatal(err)
+		}
+		k := key(i)
+		v := bytes.Clone(orig)
+		mustSet(t, s, fn, k, store.Entry{Value: v, Time: now()})
+		scribble(v) // the caller reuses the slice it passed to Set
+		if got := mustGet(t, s, fn, k).Value; !bytes.Equal(got, orig) {
+			t.Fatalf("%d bytes: after the slice passed to Set was overwritten, Get = %q, want the bytes as Set (Set kept a reference to e.Value)",
+				size, trim(got))
+		}
+		g1 := mustGet(t, s, fn, k).Value
+		g2 := mustGet(t, s, fn, k).Value
+		scribble(g1[:cap(g1)]) // the caller owns g1 up to its capacity
+		if !bytes.Equal(g2, orig) {
+			t.Fatalf("%d bytes: after one Get's Value was overwritten, another Get's Value = %q, want the bytes as Set (two Gets share memory)",
+				size, trim(g2))
+		}
+		if got := mustGet(t, s, fn, k).Value; !bytes.Equal(got, orig) {
+			t.Fatalf("%d bytes: after a Get's Value was overwritten, Get = %q, want the bytes as Set (the store handed out its own copy)",
+				size, trim(got))
+		}
+		scribble(g2[:cap(g2)])
+		if got := mustGet(t, s, fn, k).Value; !bytes.Equal(got, orig) {
+			t.Fatalf("%d bytes: after a Get's Value was overwritten, Get = %q, want the bytes as Set (the store handed out its own copy)",
+				size, trim(got))
+		}
+	}
+}
+
+// scribble overwrites every byte of b.
+func scribble(b []byte) {
+	for i := range b {
+		b[i] = 'X' ^ byte(i)
+	}
 }
 
 func testFunctionsApart(t *testing.T, s store.Store) {
