@@ -221,6 +221,7 @@ func (s *Store) Close() error {
 		st.wsem <- struct{}{}
 		st.mu.Lock()
 		st.reset(nil, nil)
+		st.unmapSeq()
 		st.loaded = false
 		if st.lockf != nil {
 			st.lockf.Close()

@@ -82,6 +82,10 @@ func runHelper(mode string, a helperArgs) error {
 	switch mode {
 	case "set":
 		return s.Set(ctx, a.Fn, a.Key, entryOf(a.Value))
+	case "delete":
+		return s.Delete(ctx, a.Fn, a.Key)
+	case "clear":
+		return s.Clear(ctx, a.Fn)
 	case "readonly":
 		// Read keys 0..Keys-1 and print each value (or <miss>, or the
 		// error); then try a write, print its outcome, and read key 0 again.

@@ -100,6 +100,14 @@ func (st *fnState) locked(ctx context.Context, op func() error) error {
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	// Whatever happened to the log, other processes learn of it through the
+	// change counter; when all went well the view is the log's state.
+	err = st.lockedOp(op)
+	st.bump(err == nil)
+	return err
+}
+
+func (st *fnState) lockedOp(op func() error) error {
 	if err := st.refresh(true); err != nil {
 		return err
 	}

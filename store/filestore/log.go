@@ -157,23 +157,8 @@ func parseRecord(body []byte) (record, error) {
 	rest := body[3+kl:]
 	switch r.typ {
 	case recSet, recSetExp:
-		if len(rest) < 12 {
-			return record{}, errDamaged
-		}
-		r.sec = int64(binary.LittleEndian.Uint64(rest))
-		r.nsec = binary.LittleEndian.Uint32(rest[8:])
-		if r.nsec >= 1e9 {
-			return record{}, errDamaged
-		}
-		r.value = rest[12:]
-		if r.typ == recSetExp {
-			if len(rest) < 20 {
-				return record{}, errDamaged
-			}
-			r.typ, r.exp, r.value = recSet, int64(binary.LittleEndian.Uint64(rest[12:])), rest[20:]
-			if r.exp <= 0 {
-				return record{}, errDamaged
-			}
+		if err := parseSet(&r, rest); err != nil {
+			return record{}, err
 		}
 	case recMark:
 		if len(rest) < 8 {
@@ -198,25 +183,55 @@ func parseRecord(body []byte) (record, error) {
 	return r, nil
 }
 
-// readRecordAt reads and verifies the record of n bytes (frame included) at
-// off, for a Get. buf is reused when large enough.
-func readRecordAt(f *os.File, seed uint32, off, n int64) (record, error) {
-	if n < frameLen+3 || n > 1<<40 {
-		return record{}, errDamaged
+// parseSet decodes the rest of a recSet or recSetExp body (after the key)
+// into r, whose typ it sets to recSet.
+func parseSet(r *record, rest []byte) error {
+	if len(rest) < 12 {
+		return errDamaged
 	}
-	buf := make([]byte, n)
-	if _, err := f.ReadAt(buf, off); err != nil {
-		if errors.Is(err, io.EOF) {
-			return record{}, errDamaged
+	r.sec = int64(binary.LittleEndian.Uint64(rest))
+	r.nsec = binary.LittleEndian.Uint32(rest[8:])
+	if r.nsec >= 1e9 {
+		return errDamaged
+	}
+	r.value = rest[12:]
+	if r.typ == recSetExp {
+		if len(rest) < 20 {
+			return errDamaged
 		}
+		r.exp, r.value = int64(binary.LittleEndian.Uint64(rest[12:])), rest[20:]
+		if r.exp <= 0 {
+			return errDamaged
+		}
+	}
+	r.typ = recSet
+	return nil
+}
+
+// readRecord reads and verifies the entry record of key, of n bytes (frame
+// included) at off, for a Get: a fresh copy the caller owns. st.mu is held.
+func (st *fnState) readRecord(key string, off, n int64) (record, error) {
+	buf, err := st.recordAt(off, n)
+	if err != nil {
 		return record{}, err
 	}
 	body := buf[frameLen:]
 	if int64(binary.LittleEndian.Uint32(buf)) != n-frameLen ||
-		binary.LittleEndian.Uint32(buf[4:]) != crc32.Update(seed, castagnoli, body) {
+		binary.LittleEndian.Uint32(buf[4:]) != crc32.Update(st.seed, castagnoli, body) {
 		return record{}, errDamaged
 	}
-	return parseRecord(body)
+	if body[0] != recSet && body[0] != recSetExp {
+		return record{}, errDamaged
+	}
+	kl := int(binary.LittleEndian.Uint16(body[1:3]))
+	if kl != len(key) || len(body) < 3+kl || string(body[3:3+kl]) != key {
+		return record{}, errDamaged
+	}
+	r := record{typ: body[0], key: key}
+	if err := parseSet(&r, body[3+kl:]); err != nil {
+		return record{}, err
+	}
+	return r, nil
 }
 
 // scanner reads records sequentially; it keeps its buffers between scans.

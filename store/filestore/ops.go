@@ -23,8 +23,9 @@ func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if !st.loaded || !s.o.NoReload {
-		if err := st.refresh(false); err != nil {
+	now := time.Now()
+	if !st.loaded || (!s.o.NoReload && !st.current(now)) {
+		if err := st.check(now); err != nil {
 			return store.Entry{}, err
 		}
 	}
@@ -33,10 +34,7 @@ func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
 		if !ok {
 			return store.Entry{}, store.ErrNotFound
 		}
-		r, err := readRecordAt(st.f, st.seed, l.off, l.n)
-		if err == nil && (r.typ != recSet || r.key != key) {
-			err = errDamaged
-		}
+		r, err := st.readRecord(key, l.off, l.n)
 		if errors.Is(err, errDamaged) && !retried && !st.tailIntact() {
 			// The log was rewritten in place since it was read: read it
 			// again from the start.
@@ -58,7 +56,7 @@ func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
 			return store.Entry{}, st.errorf("reading %s: %w", st.logPath, err)
 		}
 		e := store.Entry{Value: r.value, Time: time.Unix(r.sec, int64(r.nsec)), Expires: expTime(r.exp)}
-		if e.Expired(time.Now()) {
+		if e.Expired(now) {
 			return store.Entry{}, store.ErrNotFound
 		}
 		st.boundHit(key)

@@ -56,6 +56,18 @@ type fnState struct {
 	wbuf       []byte
 	noComp     int64   // no compaction attempt below this log size (after a failed one)
 	b          *bounds // max_entries and max_size; nil without
+
+	// The change counter and the mapped log (see mapped.go).
+	seq      []byte      // the lock file's change counter, mapped; nil when not
+	seqFi    os.FileInfo // the lock file seq maps
+	seqOf    *os.File    // the lock file seq is mapped writable from; nil when read-only
+	seqSeen  uint64      // the counter when the view was last brought up to date
+	checked  time.Time   // when that was
+	seqTried time.Time   // when the lock file was last looked at for its counter
+	data     []byte      // st.f mapped for reading; nil when not
+	noMap    bool        // mapping the log failed once: read with ReadAt
+	checks   int         // views brought up to date by readers (for tests)
+	faults   int         // mapped reads that faulted (for tests)
 }
 
 // loc is where an entry's record is in the log, and its time.
@@ -107,6 +119,9 @@ func (s *Store) state(fn string) *fnState {
 
 // reset forgets what was read from the old log and starts over on f.
 func (st *fnState) reset(f *os.File, fi os.FileInfo) {
+	if st.f != f {
+		st.unmapData()
+	}
 	if st.f != nil && st.f != f {
 		st.f.Close()
 	}

@@ -1,0 +1,230 @@
+// How a Get learns, without a system call, that nothing changed: the
+// change counter in the lock file, and the log read through a memory
+// mapping.
+
+package filestore
+
+import (
+	"errors"
+	"io"
+	"os"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// The change counter.
+//
+// The first 8 bytes of a function's lock file count the changes to its log.
+// A writer, holding the lock, adds one after every operation (an append, a
+// truncated torn tail, a log replaced by Clear or by a compaction), through
+// a shared, writable mapping of the file; the kernel makes the store
+// visible to every process that maps the file. A reader maps the same
+// bytes for reading and keeps the counter's value from when it last
+// brought its view up to date: while the counter has not moved, the view
+// is current and a Get reads no file metadata at all. It then reads the
+// record through a mapping of the log, checks its checksum and copies the
+// value out for the caller (the store keeps no reference to what it
+// returns).
+//
+// Changes that bypass the counter (a file removed by hand, a writer of an
+// older version of this package) are still seen: at most recheckEvery
+// after the last check, a Get stats the log (and the lock file) as it does
+// without a counter. Where there is no counter to map (no writer has run,
+// a read-only cache without a lock file, a system without mmap), every Get
+// stats the log.
+//
+// A mapping of a log that another process truncates faults on access
+// (SIGBUS) beyond the new end; the copy runs with debug.SetPanicOnFault,
+// so the fault becomes a recovered panic, the mapping is dropped and the
+// record is read with a positioned read, which sees the truncation.
+
+// seqLen is the size of the change counter at the start of the lock file.
+const seqLen = 8
+
+// recheckEvery bounds how long a reader trusts the change counter alone.
+// A variable so that tests can change it.
+var recheckEvery = time.Second
+
+// mapMin is the smallest mapping of a log; mappings grow to twice the log
+// size, so that a growing log is mapped again only now and then.
+const mapMin = 1 << 20
+
+// mapMax bounds the mapping of a log; records beyond it are read with
+// positioned reads.
+const mapMax = 1 << 40
+
+func seqLoad(m []byte) uint64 { return atomic.LoadUint64((*uint64)(unsafe.Pointer(&m[0]))) }
+
+func seqAdd(m []byte) uint64 { return atomic.AddUint64((*uint64)(unsafe.Pointer(&m[0])), 1) }
+
+// current reports whether the view is known to be up to date without a
+// look at the files: the change counter has not moved since the view was
+// last brought up to date, and that was less than recheckEvery ago.
+// st.mu is held.
+func (st *fnState) current(now time.Time) bool {
+	return st.seq != nil && seqLoad(st.seq) == st.seqSeen && now.Sub(st.checked) < recheckEvery
+}
+
+// check brings a reader's view up to date (refresh), noting the counter it
+// is current with. st.mu is held.
+func (st *fnState) check(now time.Time) error {
+	if canMap && now.Sub(st.seqTried) >= recheckEvery {
+		st.seqTried = now
+		st.mapSeq()
+	}
+	var c uint64
+	if st.seq != nil {
+		c = seqLoad(st.seq) // before the refresh: a change after it is seen next time
+	}
+	st.checks++
+	if err := st.refresh(false); err != nil {
+		return err
+	}
+	st.seqSeen, st.checked = c, now
+	return nil
+}
+
+// mapSeq maps the counter of the lock file for reading, unless the lock
+// file already mapped is still the one at lockPath; without a lock file
+// holding a counter, it drops the mapping. st.mu is held.
+func (st *fnState) mapSeq() {
+	fi, err := os.Lstat(st.lockPath)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() < seqLen {
+		st.unmapSeq()
+		return
+	}
+	if st.seq != nil && os.SameFile(fi, st.seqFi) {
+		return
+	}
+	f, err := openFile(st.lockPath, false)
+	if err != nil {
+		st.unmapSeq()
+		return
+	}
+	defer f.Close()
+	ofi, err := f.Stat()
+	if err != nil || !os.SameFile(fi, ofi) || ofi.Size() < seqLen {
+		st.unmapSeq()
+		return
+	}
+	m, err := mapFile(f, seqLen, false)
+	st.unmapSeq()
+	if err == nil {
+		st.seq, st.seqFi = m, ofi
+	}
+}
+
+// bump adds one to the counter, as a writer holding the lock does after
+// every operation; ok says the operation succeeded, so that the view is
+// the log's state and current with the new count. st.mu is held.
+func (st *fnState) bump(ok bool) {
+	if !canMap || st.lockf == nil {
+		return
+	}
+	if st.seqOf != st.lockf {
+		st.mapSeqRW()
+	}
+	if st.seqOf == nil {
+		return
+	}
+	c := seqAdd(st.seq)
+	if ok {
+		st.seqSeen, st.checked = c, time.Now()
+	}
+}
+
+// mapSeqRW maps the counter of the lock file the writer holds for writing,
+// growing the file to hold it. st.mu and the lock are held.
+func (st *fnState) mapSeqRW() {
+	st.unmapSeq()
+	fi, err := st.lockf.Stat()
+	if err != nil {
+		return
+	}
+	if fi.Size() < seqLen {
+		if err := st.lockf.Truncate(seqLen); err != nil {
+			return
+		}
+	}
+	m, err := mapFile(st.lockf, seqLen, true)
+	if err != nil {
+		return
+	}
+	st.seq, st.seqFi, st.seqOf = m, fi, st.lockf
+}
+
+func (st *fnState) unmapSeq() {
+	if st.seq != nil {
+		unmapFile(st.seq)
+	}
+	st.seq, st.seqFi, st.seqOf = nil, nil, nil
+}
+
+// recordAt returns a fresh copy of the n bytes at off in the log: from the
+// mapping of the log where it can, else with a positioned read. st.mu is
+// held.
+func (st *fnState) recordAt(off, n int64) ([]byte, error) {
+	if n < frameLen+3 || n > 1<<40 {
+		return nil, errDamaged
+	}
+	buf := make([]byte, n)
+	if canMap && !st.noMap && st.f != nil {
+		end := off + n
+		if int64(len(st.data)) >= end || st.mapData(end) {
+			if copyMapped(buf, st.data[off:end]) {
+				return buf, nil
+			}
+			st.faults++
+			st.unmapData() // the file shrank under the mapping
+		}
+	}
+	if _, err := st.f.ReadAt(buf, off); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errDamaged
+		}
+		return nil, err
+	}
+	return buf, nil
+}
+
+// mapData maps st.f far enough to cover end, and beyond, so that the log
+// can grow without a new mapping for a while. It reports whether it did.
+func (st *fnState) mapData(end int64) bool {
+	size := max(2*end, mapMin)
+	if size > mapMax {
+		return false
+	}
+	m, err := mapFile(st.f, int(size), false)
+	if err != nil {
+		st.noMap = true // reads go through ReadAt from now on
+		st.s.logger().Warn("cachier: file store: cannot map the log; reading it with system calls",
+			"file", st.logPath, "function", st.fn, "error", err)
+		return false
+	}
+	st.unmapData()
+	st.data = m
+	return true
+}
+
+func (st *fnState) unmapData() {
+	if st.data != nil {
+		unmapFile(st.data)
+		st.data = nil
+	}
+}
+
+// copyMapped copies src, in a mapped file, to dst, and reports whether it
+// could: a page of src beyond the end of the file (truncated since it was
+// mapped) faults, and the fault is recovered.
+func copyMapped(dst, src []byte) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	copy(dst, src)
+	return true
+}

@@ -1,0 +1,18 @@
+//go:build !unix
+
+package filestore
+
+import (
+	"errors"
+	"os"
+)
+
+// canMap is false: on this system the store stats the log before every Get
+// and reads values with positioned reads.
+const canMap = false
+
+func mapFile(*os.File, int, bool) ([]byte, error) {
+	return nil, errors.New("memory mappings are not used on this system")
+}
+
+func unmapFile([]byte) {}
