@@ -47,11 +47,18 @@
 // older format is ignored and replaced by the next write. A write appends one record at the end of
 // the file (never rewriting what is there) under an exclusive lock, so a
 // write costs the same with ten entries or a million. Each process keeps an
-// in-memory index, key → offset, and reads a value with one positioned read.
-// Before a Get the store stats the log: when neither the file nor its size
-// has changed, nothing is read; when it grew, only the new records are read;
-// when it was replaced (another process compacted or cleared it), the new
-// file is read from the start. Before reading on from where it stopped, and
+// in-memory index, key → offset, and reads a value from a memory mapping of
+// the log (with a positioned read where the system has no mmap), checking
+// its checksum, into a buffer that is the caller's alone.
+//
+// Writers count their changes in the first 8 bytes of the lock file, which
+// every process maps (see mapped.go): while the count has not moved, a Get
+// knows that its view is current and makes no system call at all. When it
+// moved (and at least once a second, for changes no writer counted, such
+// as a file removed by hand), the store stats the log: when neither the
+// file nor its size has changed, nothing is read; when it grew, only the
+// new records are read; when it was replaced (another process compacted or
+// cleared it), the new file is read from the start. Before reading on from where it stopped, and
 // before every write, the store checks that the last record it read is
 // still where it was, so that a log truncated in place and regrown by other
 // writers is read again from the start, never from inside a record.
