@@ -170,6 +170,7 @@ type callState struct {
 
 	borrowed bool // key lives in a pooled buffer until ownKey (keys.go)
 
+	entry   []byte  // the encoding of the result this call computed, when it made one to store it
 	noStore bool    // the store failed during this call, or is skipped: leave it alone
 	probe   bool    // this call probes a store whose circuit is open
 	fl      *flight // the flight this call leads, if any
@@ -534,6 +535,9 @@ func (c *callState) store(out []reflect.Value) bool {
 			f.logOnce("encode", "cachier: cannot encode a result; returned but not cached", err)
 			c.say("result cannot be encoded: not stored", "error", err)
 			return false
+		}
+		if f.vs == nil {
+			c.entry = b // for the waiters of the call's flight (flight.go)
 		}
 		if limit > 0 && int64(len(b)) > limit {
 			c.count(metrics.SizeLimitRejection)

@@ -1,6 +1,7 @@
 package cachier
 
 import (
+	"bytes"
 	"reflect"
 	"time"
 
@@ -12,7 +13,10 @@ import (
 // the calculation ended with (SPEC §5):
 //
 //   - it returned (success or error): every waiter gets its results, as
-//     with singleflight; an error is shared too, and nothing was cached;
+//     with singleflight; an error is shared too, and nothing was cached.
+//     Where the store keeps bytes, each waiter gets a successful result
+//     of its own, decoded from the result's encoding (see ownOut), so
+//     that no two callers hold results that share memory;
 //   - it panicked: the panic goes to the caller that ran it, and each
 //     waiter computes itself, as if nobody had been computing;
 //   - it ended without results for others (the leader's own context ended,
@@ -26,6 +30,7 @@ type flight struct {
 	closed bool
 	end    flightEnd
 	out    []reflect.Value // the results, when end is flightReturned
+	entry  []byte          // out's encoding, when out is a success kept as bytes
 }
 
 // flightEnd is how a calculation ended, for its waiters.
@@ -65,17 +70,52 @@ func (f *fn) begin(key string) (*flight, bool) {
 }
 
 // land ends fl with end and out and wakes its waiters, unless
-// ClearBeingCalculated released them already.
-func (f *fn) land(key string, fl *flight, end flightEnd, out []reflect.Value) {
+// ClearBeingCalculated released them already. entry is out's encoding
+// when the calculation made one to store it (nil otherwise): the waiters
+// decode their results from it. When callers wait for a successful result
+// that was not encoded (the store was being skipped), land encodes it for
+// them, before the caller that computed it has it back.
+func (f *fn) land(key string, fl *flight, end flightEnd, out []reflect.Value, entry []byte) {
 	f.mu.Lock()
+	if entry == nil && end == flightReturned && fl.waiters > 0 && !fl.closed && f.keepsBytes(out) {
+		// Encode outside the lock; callers that join meanwhile get the
+		// same entry. A result that cannot be encoded is nil: they share out.
+		f.mu.Unlock()
+		entry, _ = f.encode(f.values(out))
+		f.mu.Lock()
+	}
 	defer f.mu.Unlock()
 	if f.flights[key] == fl {
 		delete(f.flights, key)
 	}
 	if !fl.closed {
 		fl.closed, fl.end, fl.out = true, end, out
+		if end == flightReturned && f.keepsBytes(out) {
+			fl.entry = entry
+		}
 		close(fl.done)
 	}
+}
+
+// keepsBytes reports whether out is a successful result that f's store
+// keeps as encoded bytes (not as a Go value, not an error, not None).
+func (f *fn) keepsBytes(out []reflect.Value) bool {
+	return f.vs == nil && f.plan != nil && f.succeeded(out) && !f.isNone(out)
+}
+
+// ownOut returns the results of fl's calculation for one of its waiters:
+// decoded from a copy of their encoding, so that the results of no two
+// callers share memory (a decoded []byte or string may alias the bytes it
+// was decoded from, see codec.Plan.Decode). Without an encoding (an error,
+// a memory store's Go values, a result that cannot be encoded) the waiters
+// share the calculation's own results, as with singleflight.
+func (f *fn) ownOut(fl *flight) []reflect.Value {
+	if fl.entry != nil {
+		if out, err := f.decodeOut(bytes.Clone(fl.entry)); err == nil {
+			return out
+		}
+	}
+	return fl.out
 }
 
 // releaseFlights forgets every calculation under way in this process and
@@ -103,7 +143,7 @@ func (c *callState) shared(staleTime time.Time) []reflect.Value {
 	}
 	c.fl = fl
 	end, out := flightPanicked, []reflect.Value(nil)
-	defer func() { f.land(c.key, fl, end, out) }()
+	defer func() { f.land(c.key, fl, end, out, c.entry) }()
 
 	out = c.computeMarked(staleTime)
 	end = flightReturned
@@ -144,7 +184,7 @@ func (c *callState) await(fl *flight, staleTime time.Time) []reflect.Value {
 			} else {
 				c.say("waited: the other caller's calculation failed; sharing its error")
 			}
-			return fl.out
+			return c.f.ownOut(fl)
 		case flightPanicked:
 			c.say("waited: the other caller's calculation panicked; computing")
 			out, _, _ := c.compute()

@@ -43,7 +43,7 @@ func (c *callState) refreshInBackground(staleTime time.Time) {
 	started := background.try(func() {
 		end, out := flightPanicked, []reflect.Value(nil)
 		defer func() {
-			f.land(bg.key, fl, end, out)
+			f.land(bg.key, fl, end, out, bg.entry)
 			if r := recover(); r != nil { // never take the process down
 				defaults.Logger().Error("cachier: a background refresh panicked; the stale entry stays",
 					"func", f.name, "key", bg.key, "panic", r, "stack", string(debug.Stack()))
@@ -52,7 +52,7 @@ func (c *callState) refreshInBackground(staleTime time.Time) {
 		end, out = bg.refresh(staleTime)
 	})
 	if !started {
-		f.land(c.key, fl, flightRetry, nil)
+		f.land(c.key, fl, flightRetry, nil, nil)
 		c.say("next_time: every background worker is busy; no refresh this time")
 		return
 	}

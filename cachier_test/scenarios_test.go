@@ -1,6 +1,7 @@
 package cachier_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -153,6 +154,7 @@ var scenarios = []struct {
 	{"Version", scVersion},
 	{"CorruptEntry", scCorruptEntry},
 	{"MultipleResults", scMultipleResults},
+	{"ResultsOwned", scResultsOwned},
 }
 
 func scHitAndMiss(t *testing.T, e *env) {
@@ -700,4 +702,61 @@ func scMultipleResults(t *testing.T, e *env) {
 		t.Fatalf("got %v %#v %v %v", p, s, m, err)
 	}
 	e.wantCalls(&c, 1)
+}
+
+// scResultsOwned: on a store that keeps bytes, no two callers get results
+// that share memory, whether they computed, waited or hit: overwriting one
+// caller's []byte (64 KiB, which the codec decodes by slicing the entry)
+// leaves every other caller's, and the cached one, intact. The memory
+// store hands every caller the same Go value by design (store.ValueStore).
+func scResultsOwned(t *testing.T, e *env) {
+	if strings.Contains(e.b.tag, "backend=memory") {
+		t.Skip("the memory store shares its Go values between callers by design")
+	}
+	want := make([]byte, 64<<10)
+	for i := range want {
+		want[i] = byte(i * 13)
+	}
+	var c counter
+	started, release := make(chan struct{}), make(chan struct{})
+	f := func(x int) []byte {
+		if c.n.Add(1) == 1 {
+			close(started)
+		}
+		<-release
+		return bytes.Clone(want)
+	}
+	e.decorate(&f, "")
+	const n = 4
+	results := make(chan []byte, n)
+	go func() { results <- f(3) }()
+	<-started
+	for range n - 1 {
+		go func() { results <- f(3) }()
+	}
+	close(release)
+	var got [][]byte
+	for range n {
+		got = append(got, <-results)
+	}
+	got = append(got, f(3), f(3)) // hits
+	for i, g := range got {
+		if !bytes.Equal(g, want) {
+			t.Fatalf("caller %d got other bytes", i)
+		}
+	}
+	for i, g := range got {
+		g = g[:cap(g)]
+		for j := range g {
+			g[j] ^= 0xFF
+		}
+		for j, h := range got[i+1:] {
+			if !bytes.Equal(h, want) {
+				t.Fatalf("overwriting caller %d's result changed caller %d's: they share memory", i, i+1+j)
+			}
+		}
+	}
+	if !bytes.Equal(f(3), want) {
+		t.Fatal("after every caller overwrote its result, a hit returns other bytes")
+	}
 }
