@@ -340,6 +340,13 @@ func (e *encoder) str(s string) {
 	e.buf = append(e.buf, s...)
 }
 
+// aliasDiv sets which decoded []byte and string values alias the payload
+// instead of being copied out of it: those of at least 1/aliasDiv of the
+// payload's length. Copying them would double the cost of decoding a large
+// one; a smaller one is copied, so that it never keeps a much larger entry
+// alive (an aliasing value pins at most aliasDiv times its own size).
+const aliasDiv = 4
+
 // The decoder reads b from i. shared, when useShared, is a copy of b that
 // decoded strings are sliced from.
 type decoder struct {
@@ -436,11 +443,31 @@ func (d *decoder) bytes(n int) []byte {
 	return b
 }
 
+// aliases reports whether a []byte or string of n bytes is sliced from the
+// payload rather than copied out of it (see aliasDiv).
+func (d *decoder) aliases(n int) bool {
+	return n > 0 && n >= len(d.b)/aliasDiv
+}
+
+// byteSlice returns the next n > 0 bytes as a []byte of the decoded value:
+// the payload's own bytes, capacity clipped, when large (aliases), a copy
+// otherwise.
+func (d *decoder) byteSlice(n int) []byte {
+	if d.aliases(n) {
+		return d.bytes(n)
+	}
+	// append, unlike make, does not zero what it copies over
+	return append([]byte(nil), d.bytes(n)...)
+}
+
 func (d *decoder) str(n int) string {
 	var s string
-	if d.useShared {
+	switch {
+	case d.useShared:
 		s = d.shared[d.i : d.i+n]
-	} else {
+	case d.aliases(n):
+		s = unsafe.String(&d.b[d.i], n)
+	default:
 		s = string(d.b[d.i : d.i+n])
 	}
 	d.i += n
@@ -734,8 +761,8 @@ func fillSlice(c *typeCodec, t reflect.Type, ec *typeCodec) {
 				*(*[]byte)(p) = nil
 			case n == 0:
 				*(*[]byte)(p) = []byte{}
-			default: // append, unlike make, does not zero what it copies over
-				*(*[]byte)(p) = append([]byte(nil), d.bytes(n)...)
+			default:
+				*(*[]byte)(p) = d.byteSlice(n)
 			}
 			return nil
 		}

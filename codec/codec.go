@@ -61,6 +61,13 @@
 // dynamic type is not registered is an encoding error wrapping
 // ErrUnregistered.
 //
+// Decoding copies little: a []byte or string that takes at least a quarter
+// of the payload is the payload's own memory (with its capacity clipped to
+// its length, so that an append never writes over what follows it), and a
+// smaller one is copied, so that it never keeps a much larger entry alive.
+// The entry decoded must therefore not be modified afterwards, and two
+// callers must not be given values decoded from one entry (see Plan.Decode).
+//
 // Decoding is bounded: every length is checked against the bytes left
 // before anything is allocated (at the smallest encoded size of an
 // element), nesting is limited to MaxDepth, and the memory a decode
@@ -116,6 +123,12 @@ type Compiled interface {
 	// Decode decodes b, which the plan's Encode wrote, into values of the
 	// plan's types. On any other input it must fail with an error, never
 	// panic, and allocate no more than a small multiple of len(b).
+	//
+	// The values may alias b (the default codec slices large []byte and
+	// string values out of it rather than copying them): b is the
+	// caller's, and the caller must not modify it, nor decode it again
+	// for another owner, once Decode returned. A Decode must not keep b
+	// itself beyond that, nor return memory shared with anything but b.
 	Decode(b []byte) ([]reflect.Value, error)
 }
 

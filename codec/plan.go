@@ -125,6 +125,14 @@ func (p *Plan) Append(dst []byte, vals []reflect.Value) ([]byte, error) {
 // format version or set of result types fails with ErrMismatch; a
 // malformed one with an error (ErrCorrupt, ErrTooDeep, ...). It never
 // panics, and allocates at most a small multiple of the decoded payload.
+//
+// The values may alias b: large []byte and string values of the default
+// codec are slices of b, not copies (a Compiled plan of another codec may
+// alias b as well). Once Decode returned, b belongs to the values: the
+// caller must not modify or reuse it, and must not decode it again for
+// another owner (decode a copy for each), or the values would change, or
+// be shared, behind their owners' backs. A compressed entry decodes into
+// memory of its own, which b does not share.
 func (p *Plan) Decode(b []byte) ([]reflect.Value, error) {
 	hl := len(p.header)
 	if len(b) < hl || b[0] != magic0 || b[1] != magic1 || b[2] != formatVersion ||
