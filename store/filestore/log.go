@@ -209,10 +209,22 @@ func parseSet(r *record, rest []byte) error {
 }
 
 // readRecord reads and verifies the entry record of key, of n bytes (frame
-// included) at off, for a Get: a fresh copy the caller owns. st.mu is held.
+// included) at off, for a Get. Its value is a fresh copy the caller owns.
+// st.mu is held.
 func (st *fnState) readRecord(key string, off, n int64) (record, error) {
-	buf, err := st.recordAt(off, n)
-	if err != nil {
+	if n < frameLen+3 || n > 1<<40 {
+		return record{}, errDamaged
+	}
+	if canMap && !st.noMap && st.f != nil {
+		if r, ok, err := st.readMapped(key, off, n); ok {
+			return r, err
+		}
+	}
+	buf := make([]byte, n)
+	if _, err := st.f.ReadAt(buf, off); err != nil {
+		if errors.Is(err, io.EOF) {
+			return record{}, errDamaged
+		}
 		return record{}, err
 	}
 	body := buf[frameLen:]
@@ -232,6 +244,64 @@ func (st *fnState) readRecord(key string, off, n int64) (record, error) {
 		return record{}, err
 	}
 	return r, nil
+}
+
+// headMax bounds the head of an entry record (frame, type, key, times)
+// that readMapped copies into fnState.head; records of longer keys are read
+// with readRecord's positioned read.
+const headMax = 160
+
+// readMapped is readRecord through the mapping of the log: it copies the
+// record's head into st.head and its value into a buffer of exactly the
+// value's size, and checks the checksum over those copies (so that what
+// it returns is what it checked, whatever happens to the file meanwhile).
+// ok is false when the record must be read with a positioned read instead:
+// the log cannot be mapped that far, or the mapping faulted.
+func (st *fnState) readMapped(key string, off, n int64) (r record, ok bool, err error) {
+	end := off + n
+	if int64(len(st.data)) < end && !st.mapData(end) {
+		return record{}, false, nil
+	}
+	hn := min(n, int64(frameLen+3+len(key)+20))
+	if hn > headMax {
+		return record{}, false, nil
+	}
+	h := st.head[:hn] // not on the stack: the checksum code keeps it from staying there
+	if !copyMapped(h, st.data[off:off+hn]) {
+		st.faulted()
+		return record{}, false, nil
+	}
+	damaged := func() (record, bool, error) { return record{}, true, errDamaged }
+	if int64(binary.LittleEndian.Uint32(h)) != n-frameLen {
+		return damaged()
+	}
+	typ := h[frameLen]
+	if typ != recSet && typ != recSetExp {
+		return damaged()
+	}
+	kl := int(binary.LittleEndian.Uint16(h[frameLen+1:]))
+	vs := int64(frameLen + 3 + kl + 12) // where the value starts
+	if typ == recSetExp {
+		vs += 8
+	}
+	if kl != len(key) || vs > n || string(h[frameLen+3:frameLen+3+kl]) != key {
+		return damaged()
+	}
+	value := make([]byte, n-vs)
+	if !copyMapped(value, st.data[off+vs:end]) {
+		st.faulted()
+		return record{}, false, nil
+	}
+	crc := crc32.Update(st.seed, castagnoli, h[frameLen:vs])
+	if crc32.Update(crc, castagnoli, value) != binary.LittleEndian.Uint32(h[4:]) {
+		return damaged()
+	}
+	r = record{typ: typ, key: key}
+	if err := parseSet(&r, h[frameLen+3+kl:vs]); err != nil {
+		return damaged()
+	}
+	r.value = value
+	return r, true, nil
 }
 
 // scanner reads records sequentially; it keeps its buffers between scans.

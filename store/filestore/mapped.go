@@ -5,8 +5,6 @@
 package filestore
 
 import (
-	"errors"
-	"io"
 	"os"
 	"runtime/debug"
 	"sync/atomic"
@@ -63,8 +61,8 @@ func seqAdd(m []byte) uint64 { return atomic.AddUint64((*uint64)(unsafe.Pointer(
 // look at the files: the change counter has not moved since the view was
 // last brought up to date, and that was less than recheckEvery ago.
 // st.mu is held.
-func (st *fnState) current(now time.Time) bool {
-	return st.seq != nil && seqLoad(st.seq) == st.seqSeen && now.Sub(st.checked) < recheckEvery
+func (st *fnState) current() bool {
+	return st.seq != nil && seqLoad(st.seq) == st.seqSeen && time.Since(st.checked) < recheckEvery
 }
 
 // check brings a reader's view up to date (refresh), noting the counter it
@@ -162,31 +160,11 @@ func (st *fnState) unmapSeq() {
 	st.seq, st.seqFi, st.seqOf = nil, nil, nil
 }
 
-// recordAt returns a fresh copy of the n bytes at off in the log: from the
-// mapping of the log where it can, else with a positioned read. st.mu is
-// held.
-func (st *fnState) recordAt(off, n int64) ([]byte, error) {
-	if n < frameLen+3 || n > 1<<40 {
-		return nil, errDamaged
-	}
-	buf := make([]byte, n)
-	if canMap && !st.noMap && st.f != nil {
-		end := off + n
-		if int64(len(st.data)) >= end || st.mapData(end) {
-			if copyMapped(buf, st.data[off:end]) {
-				return buf, nil
-			}
-			st.faults++
-			st.unmapData() // the file shrank under the mapping
-		}
-	}
-	if _, err := st.f.ReadAt(buf, off); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, errDamaged
-		}
-		return nil, err
-	}
-	return buf, nil
+// faulted drops the mapping of the log after a read from it faulted: the
+// file shrank under it.
+func (st *fnState) faulted() {
+	st.faults++
+	st.unmapData()
 }
 
 // mapData maps st.f far enough to cover end, and beyond, so that the log

@@ -23,9 +23,8 @@ func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	now := time.Now()
-	if !st.loaded || (!s.o.NoReload && !st.current(now)) {
-		if err := st.check(now); err != nil {
+	if !st.loaded || (!s.o.NoReload && !st.current()) {
+		if err := st.check(time.Now()); err != nil {
 			return store.Entry{}, err
 		}
 	}
@@ -55,10 +54,10 @@ func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
 		if err != nil {
 			return store.Entry{}, st.errorf("reading %s: %w", st.logPath, err)
 		}
-		e := store.Entry{Value: r.value, Time: time.Unix(r.sec, int64(r.nsec)), Expires: expTime(r.exp)}
-		if e.Expired(now) {
-			return store.Entry{}, store.ErrNotFound
+		if r.exp != 0 && r.exp <= time.Now().UnixNano() {
+			return store.Entry{}, store.ErrNotFound // expired
 		}
+		e := store.Entry{Value: r.value, Time: time.Unix(r.sec, int64(r.nsec)), Expires: expTime(r.exp)}
 		st.boundHit(key)
 		return e, nil
 	}

@@ -108,8 +108,8 @@ func decodeEntryBody(b []byte, seed uint32, full bool) (key string, t time.Time,
 func (st *fnState) getSeparate(key string) (store.Entry, error) {
 	noReload := st.s.o.NoReload
 	st.mu.Lock()
-	if now := time.Now(); !st.loaded || (!noReload && !st.current(now)) {
-		if err := st.check(now); err != nil {
+	if !st.loaded || (!noReload && !st.current()) {
+		if err := st.check(time.Now()); err != nil {
 			st.mu.Unlock()
 			return store.Entry{}, err
 		}

@@ -58,16 +58,17 @@ type fnState struct {
 	b          *bounds // max_entries and max_size; nil without
 
 	// The change counter and the mapped log (see mapped.go).
-	seq      []byte      // the lock file's change counter, mapped; nil when not
-	seqFi    os.FileInfo // the lock file seq maps
-	seqOf    *os.File    // the lock file seq is mapped writable from; nil when read-only
-	seqSeen  uint64      // the counter when the view was last brought up to date
-	checked  time.Time   // when that was
-	seqTried time.Time   // when the lock file was last looked at for its counter
-	data     []byte      // st.f mapped for reading; nil when not
-	noMap    bool        // mapping the log failed once: read with ReadAt
-	checks   int         // views brought up to date by readers (for tests)
-	faults   int         // mapped reads that faulted (for tests)
+	seq      []byte        // the lock file's change counter, mapped; nil when not
+	seqFi    os.FileInfo   // the lock file seq maps
+	seqOf    *os.File      // the lock file seq is mapped writable from; nil when read-only
+	seqSeen  uint64        // the counter when the view was last brought up to date
+	checked  time.Time     // when that was
+	seqTried time.Time     // when the lock file was last looked at for its counter
+	data     []byte        // st.f mapped for reading; nil when not
+	noMap    bool          // mapping the log failed once: read with ReadAt
+	head     [headMax]byte // readMapped's copy of a record's head
+	checks   int           // views brought up to date by readers (for tests)
+	faults   int           // mapped reads that faulted (for tests)
 }
 
 // loc is where an entry's record is in the log, and its time.
