@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 )
 
@@ -114,36 +115,87 @@ func noise(n int) []byte {
 	return b
 }
 
-// TestDecodeSmallResultsCopied: a small string or []byte in an entry is a
-// copy, not a slice of the entry.
-func TestDecodeSmallResultsCopied(t *testing.T) {
+// TestDecodeSmallValues: in an entry of more than 4 KiB, a small string or
+// []byte is a copy, not a slice of the entry, so that it does not keep the
+// entry alive; in a small entry, it is a slice of the entry (which it keeps
+// alive, but that is at most 4 KiB).
+func TestDecodeSmallValues(t *testing.T) {
 	type small struct {
 		S string
 		B []byte
 	}
 	v := small{S: "hello", B: []byte("tiny")}
-	pad := struct {
-		V   small
-		Pad [64]int64
-	}{V: v}
-	for i := range pad.Pad {
-		pad.Pad[i] = int64(i) << 40
+	for _, tc := range []struct {
+		pad     int
+		aliases bool
+	}{{0, true}, {1 << 10, false}} {
+		padded := struct {
+			V   small
+			Pad []int64
+		}{V: v, Pad: make([]int64, tc.pad)}
+		for i := range padded.Pad {
+			padded.Pad[i] = int64(i) << 40
+		}
+		p, err := NewPlan(Default(), []reflect.Type{reflect.TypeOf(padded)}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		entry, err := p.Encode([]reflect.Value{reflect.ValueOf(padded)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		vals, err := p.Decode(entry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := vals[0].Field(0).Interface().(small)
+		if !reflect.DeepEqual(got, v) {
+			t.Fatalf("round trip: %+v, want %+v", got, v)
+		}
+		s := within(entry, unsafe.Pointer(unsafe.StringData(got.S)), len(got.S))
+		b := within(entry, unsafe.Pointer(unsafe.SliceData(got.B)), len(got.B))
+		if s != tc.aliases || b != tc.aliases {
+			t.Errorf("entry of %d bytes: the string aliases it: %v, the []byte: %v; want %v", len(entry), s, b, tc.aliases)
+		}
+		if b && cap(got.B) != len(got.B) {
+			t.Errorf("entry of %d bytes: cap of the []byte = %d, want its length %d", len(entry), cap(got.B), len(got.B))
+		}
 	}
-	p, err := NewPlan(Default(), []reflect.Type{reflect.TypeOf(pad)}, "")
+}
+
+// TestDecodedZoneNameNotCached: a time zone name decoded from an entry is
+// cached (with the location loaded for it) as a copy, never as the entry's
+// own memory, which the cache would keep alive, and changed with it.
+func TestDecodedZoneNameNotCached(t *testing.T) {
+	ny, err := time.LoadLocation("America/Los_Angeles")
+	if err != nil {
+		t.Skip("no tzdata:", err)
+	}
+	v := time.Date(2026, 1, 2, 3, 4, 5, 0, ny)
+	p, err := NewPlan(Default(), []reflect.Type{reflect.TypeOf(v)}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	entry, err := p.Encode([]reflect.Value{reflect.ValueOf(pad)})
+	entry, err := p.Encode([]reflect.Value{reflect.ValueOf(v)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	vals, err := p.Decode(entry)
-	if err != nil {
+	loadedLocs.Delete("America/Los_Angeles")
+	if _, err := p.Decode(entry); err != nil {
 		t.Fatal(err)
 	}
-	got := vals[0].Field(0).Interface().(small)
-	if within(entry, unsafe.Pointer(unsafe.StringData(got.S)), len(got.S)) ||
-		within(entry, unsafe.Pointer(unsafe.SliceData(got.B)), len(got.B)) {
-		t.Error("a small string or []byte aliases the entry, want copies")
+	loadedLocs.Range(func(k, _ any) bool {
+		name := k.(string)
+		if within(entry, unsafe.Pointer(unsafe.StringData(name)), len(name)) {
+			t.Errorf("the zone cache keeps %q in the entry's memory", name)
+		}
+		return true
+	})
+	r, ok := loadedLocs.Load("America/Los_Angeles")
+	if !ok {
+		t.Fatal("the zone was not cached")
+	}
+	if name := r.(locResult).loc.String(); within(entry, unsafe.Pointer(unsafe.StringData(name)), len(name)) {
+		t.Errorf("the cached location's name is the entry's memory")
 	}
 }

@@ -26,15 +26,13 @@ func (binaryCodec) Compile(types []reflect.Type) (Compiled, error) {
 			return nil, err
 		}
 		p.codecs[i] = c
-		p.hasStrings = p.hasStrings || c.strings
 	}
 	return p, nil
 }
 
 type binaryPlan struct {
-	types      []reflect.Type
-	codecs     []*typeCodec
-	hasStrings bool
+	types  []reflect.Type
+	codecs []*typeCodec
 }
 
 func (p *binaryPlan) Encode(dst []byte, vals []reflect.Value) ([]byte, error) {
@@ -58,24 +56,28 @@ func (p *binaryPlan) Encode(dst []byte, vals []reflect.Value) ([]byte, error) {
 	return e.buf, nil
 }
 
-// sharedStringsMax is the largest payload whose strings are sliced from one
-// copy of it (one allocation for every string of a small result) rather
-// than copied one by one.
-const sharedStringsMax = 4 << 10
+// decodeState is what one Decode allocates besides the values: the
+// decoder, and the result list of a plan of one result.
+type decodeState struct {
+	d   decoder
+	one [1]reflect.Value
+}
 
 func (p *binaryPlan) Decode(b []byte) ([]reflect.Value, error) {
-	d := decoder{b: b}
-	if p.hasStrings && len(b) <= sharedStringsMax {
-		d.shared = string(b)
-		d.useShared = true
+	st := &decodeState{d: decoder{b: b}}
+	d := &st.d
+	var vals []reflect.Value
+	if len(p.types) == 1 {
+		vals = st.one[:]
+	} else {
+		vals = make([]reflect.Value, len(p.types))
 	}
-	vals := make([]reflect.Value, len(p.types))
 	for i, c := range p.codecs {
 		if d.left() < c.min {
 			return nil, &DecodeError{Result: i, Type: p.types[i], Err: ErrCorrupt}
 		}
 		v := reflect.New(p.types[i])
-		if err := c.dec(&d, v.UnsafePointer()); err != nil {
+		if err := c.dec(d, v.UnsafePointer()); err != nil {
 			return nil, &DecodeError{Result: i, Type: p.types[i], Err: err}
 		}
 		vals[i] = v.Elem()
@@ -83,6 +85,7 @@ func (p *binaryPlan) Decode(b []byte) ([]reflect.Value, error) {
 	if d.left() != 0 {
 		return nil, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, d.left())
 	}
+	*d = decoder{} // vals may share st: it must not keep b alive
 	return vals, nil
 }
 
@@ -93,8 +96,6 @@ type typeCodec struct {
 	// min is the smallest encoding of a value of the type, in bytes: the
 	// decoder checks it against what is left before allocating one.
 	min int
-	// strings: a value may hold strings.
-	strings bool
 }
 
 var typeCodecs sync.Map // reflect.Type -> *typeCodec, complete
@@ -174,7 +175,7 @@ func (b *builder) unsupported(t reflect.Type, path string) error {
 
 func (b *builder) fill(c *typeCodec, t reflect.Type, path string) error {
 	if t.Kind() == reflect.Struct && t.ConvertibleTo(timeType) {
-		c.enc, c.dec, c.min, c.strings = encTime, decTime, 3, true
+		c.enc, c.dec, c.min = encTime, decTime, 3
 		return nil
 	}
 	if isMarshaler(t) {
@@ -197,7 +198,7 @@ func (b *builder) fill(c *typeCodec, t reflect.Type, path string) error {
 	case reflect.Complex128:
 		c.enc, c.dec, c.min = encC128, decC128, 16
 	case reflect.String:
-		c.enc, c.dec, c.min, c.strings = encString, decString, 1, true
+		c.enc, c.dec, c.min = encString, decString, 1
 	case reflect.Pointer:
 		ec, err := b.build(t.Elem(), path+"*")
 		if err != nil {
@@ -238,7 +239,6 @@ func (b *builder) fill(c *typeCodec, t reflect.Type, path string) error {
 			}
 			fields = append(fields, fieldCodec{off: f.Offset, c: fc})
 			c.min = satAdd(c.min, fc.min)
-			c.strings = c.strings || fc.strings
 		}
 		fillStruct(c, fields)
 	default: // Func, Chan, UnsafePointer
@@ -340,21 +340,23 @@ func (e *encoder) str(s string) {
 	e.buf = append(e.buf, s...)
 }
 
-// aliasDiv sets which decoded []byte and string values alias the payload
-// instead of being copied out of it: those of at least 1/aliasDiv of the
-// payload's length. Copying them would double the cost of decoding a large
-// one; a smaller one is copied, so that it never keeps a much larger entry
-// alive (an aliasing value pins at most aliasDiv times its own size).
-const aliasDiv = 4
+// aliasDiv and aliasAll set which decoded []byte and string values alias
+// the payload instead of being copied out of it: every one in a payload of
+// at most aliasAll bytes, and in a larger payload those of at least
+// 1/aliasDiv of its length. Copying a large one would double the cost of
+// decoding it; a small one in a large payload is copied, so that it never
+// keeps a much larger entry alive: an aliasing value keeps at most
+// max(aliasAll, aliasDiv times its own size) bytes alive.
+const (
+	aliasDiv = 4
+	aliasAll = 4 << 10
+)
 
-// The decoder reads b from i. shared, when useShared, is a copy of b that
-// decoded strings are sliced from.
+// The decoder reads b from i.
 type decoder struct {
-	b         []byte
-	i         int
-	depth     int
-	shared    string
-	useShared bool
+	b     []byte
+	i     int
+	depth int
 }
 
 func (d *decoder) left() int { return len(d.b) - d.i }
@@ -446,7 +448,7 @@ func (d *decoder) bytes(n int) []byte {
 // aliases reports whether a []byte or string of n bytes is sliced from the
 // payload rather than copied out of it (see aliasDiv).
 func (d *decoder) aliases(n int) bool {
-	return n > 0 && n >= len(d.b)/aliasDiv
+	return n > 0 && (len(d.b) <= aliasAll || n >= len(d.b)/aliasDiv)
 }
 
 // byteSlice returns the next n > 0 bytes as a []byte of the decoded value:
@@ -462,12 +464,9 @@ func (d *decoder) byteSlice(n int) []byte {
 
 func (d *decoder) str(n int) string {
 	var s string
-	switch {
-	case d.useShared:
-		s = d.shared[d.i : d.i+n]
-	case d.aliases(n):
+	if d.aliases(n) {
 		s = unsafe.String(&d.b[d.i], n)
-	default:
+	} else {
 		s = string(d.b[d.i : d.i+n])
 	}
 	d.i += n
@@ -652,7 +651,6 @@ func decString(d *decoder, p unsafe.Pointer) error {
 func fillPointer(c *typeCodec, t reflect.Type, ec *typeCodec) {
 	elem := t.Elem()
 	c.min = 1
-	c.strings = true // conservatively: the element may be recursive
 	c.enc = func(e *encoder, p unsafe.Pointer) error {
 		q := *(*unsafe.Pointer)(p)
 		if q == nil {
@@ -740,7 +738,6 @@ func fillSlice(c *typeCodec, t reflect.Type, ec *typeCodec) {
 	elem := t.Elem()
 	esize := elem.Size()
 	c.min = 1
-	c.strings = ec.strings || elem.Kind() != reflect.Uint8
 	if elem.Kind() == reflect.Uint8 && !isMarshaler(elem) {
 		c.enc = func(e *encoder, p unsafe.Pointer) error {
 			s := *(*[]byte)(p)
@@ -820,7 +817,6 @@ func fillArray(c *typeCodec, t reflect.Type, ec *typeCodec) {
 	n := t.Len()
 	esize := t.Elem().Size()
 	c.min = satMul(ec.min, n)
-	c.strings = ec.strings
 	if t.Elem().Kind() == reflect.Uint8 && !isMarshaler(t.Elem()) {
 		c.enc = func(e *encoder, p unsafe.Pointer) error {
 			e.buf = append(e.buf, unsafe.Slice((*byte)(p), n)...)
@@ -856,7 +852,6 @@ func fillArray(c *typeCodec, t reflect.Type, ec *typeCodec) {
 func fillMap(c *typeCodec, t reflect.Type, kc, vc *typeCodec) {
 	kt, vt := t.Key(), t.Elem()
 	c.min = 1
-	c.strings = true
 	entryMin := satAdd(kc.min, vc.min)
 	temps := &mapTemps{kt: kt, vt: vt}
 	c.enc = func(e *encoder, p unsafe.Pointer) error {
@@ -991,7 +986,6 @@ func fillStruct(c *typeCodec, fields []fieldCodec) {
 
 func fillInterface(c *typeCodec, t reflect.Type) {
 	c.min = 1
-	c.strings = true
 	c.enc = func(e *encoder, p unsafe.Pointer) error {
 		v := reflect.NewAt(t, p).Elem()
 		if v.IsNil() {

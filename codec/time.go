@@ -2,6 +2,7 @@ package codec
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -118,6 +119,7 @@ func loadLocation(name string) (*time.Location, error) {
 		r := r.(locResult)
 		return r.loc, r.err
 	}
+	name = strings.Clone(name) // not the entry's memory: the cache and the location keep it
 	loc, err := time.LoadLocation(name)
 	if loadCount.Load() < locCacheMax {
 		if _, dup := loadedLocs.LoadOrStore(name, locResult{loc, err}); !dup {
