@@ -850,6 +850,14 @@ func fillArray(c *typeCodec, t reflect.Type, ec *typeCodec) {
 }
 
 func fillMap(c *typeCodec, t reflect.Type, kc, vc *typeCodec) {
+	fillMapReflect(c, t, kc, vc)
+	if dec := stringMapDecoder(t, satAdd(kc.min, vc.min)); dec != nil {
+		c.dec = dec
+	}
+}
+
+// fillMapReflect fills c with the codec of any map type, through reflect.
+func fillMapReflect(c *typeCodec, t reflect.Type, kc, vc *typeCodec) {
 	kt, vt := t.Key(), t.Elem()
 	c.min = 1
 	entryMin := satAdd(kc.min, vc.min)
