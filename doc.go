@@ -45,10 +45,14 @@
 // succeeds, so it is cached only with allow_none. A variadic function is
 // called as it was called.
 //
-// Callers that wait for another caller's calculation in this process share
+// Callers that wait for another caller's calculation in this process get
 // its results, its error included (as with singleflight); if it panics,
 // the panic goes to the caller that ran it and each waiter calls the
-// function itself. Handle.ClearBeingCalculated releases them too.
+// function itself. Handle.ClearBeingCalculated releases them too. With a
+// store that keeps bytes (every backend but memory), each caller gets
+// results of its own, decoded from their encoding as a hit's are, so that
+// no two callers hold results that share memory; the memory backend hands
+// every caller the same Go values.
 //
 // A failing store never fails a call: the function is called and its
 // result returned. After a failure, the function leaves its store alone for
