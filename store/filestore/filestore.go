@@ -184,7 +184,8 @@ type Store struct {
 	dir     string
 	o       Options
 	timeout time.Duration
-	fns     sync.Map // fn string -> *fnState
+	fns     sync.Map                // fn string -> *fnState
+	last    atomic.Pointer[fnState] // the state state returned last
 	closed  atomic.Bool
 }
 

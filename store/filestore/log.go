@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"runtime/debug"
 	"time"
 )
 
@@ -209,46 +210,43 @@ func parseSet(r *record, rest []byte) error {
 }
 
 // readRecord reads and verifies the entry record of key, of n bytes (frame
-// included) at off, for a Get. Its value is a fresh copy the caller owns.
-// st.mu is held.
-func (st *fnState) readRecord(key string, off, n int64) (record, error) {
+// included) at off, into r, for a Get. r.value is a fresh copy the caller
+// owns. st.mu is held.
+func (st *fnState) readRecord(r *record, key string, off, n int64) error {
 	if n < frameLen+3 || n > 1<<40 {
-		return record{}, errDamaged
+		return errDamaged
 	}
 	if canMap && !st.noMap && st.f != nil {
-		if r, ok, err := st.readMapped(key, off, n); ok {
-			return r, err
+		if ok, err := st.readMapped(r, key, off, n); ok {
+			return err
 		}
 	}
 	buf := make([]byte, n)
 	if _, err := st.f.ReadAt(buf, off); err != nil {
 		if errors.Is(err, io.EOF) {
-			return record{}, errDamaged
+			return errDamaged
 		}
-		return record{}, err
+		return err
 	}
 	body := buf[frameLen:]
 	if int64(binary.LittleEndian.Uint32(buf)) != n-frameLen ||
 		binary.LittleEndian.Uint32(buf[4:]) != crc32.Update(st.seed, castagnoli, body) {
-		return record{}, errDamaged
+		return errDamaged
 	}
 	if body[0] != recSet && body[0] != recSetExp {
-		return record{}, errDamaged
+		return errDamaged
 	}
 	kl := int(binary.LittleEndian.Uint16(body[1:3]))
 	if kl != len(key) || len(body) < 3+kl || string(body[3:3+kl]) != key {
-		return record{}, errDamaged
+		return errDamaged
 	}
-	r := record{typ: body[0], key: key}
-	if err := parseSet(&r, body[3+kl:]); err != nil {
-		return record{}, err
-	}
-	return r, nil
+	r.typ, r.key = body[0], key
+	return parseSet(r, body[3+kl:])
 }
 
 // headMax bounds the head of an entry record (frame, type, key, times)
-// that readMapped copies into fnState.head; records of longer keys are read
-// with readRecord's positioned read.
+// that readMapped copies into fnState.head; records of longer keys are
+// read with readRecord's positioned read.
 const headMax = 160
 
 // readMapped is readRecord through the mapping of the log: it copies the
@@ -257,51 +255,73 @@ const headMax = 160
 // it returns is what it checked, whatever happens to the file meanwhile).
 // ok is false when the record must be read with a positioned read instead:
 // the log cannot be mapped that far, or the mapping faulted.
-func (st *fnState) readMapped(key string, off, n int64) (r record, ok bool, err error) {
+func (st *fnState) readMapped(r *record, key string, off, n int64) (ok bool, err error) {
 	end := off + n
 	if int64(len(st.data)) < end && !st.mapData(end) {
-		return record{}, false, nil
+		return false, nil
 	}
 	hn := min(n, int64(frameLen+3+len(key)+20))
 	if hn > headMax {
-		return record{}, false, nil
+		return false, nil
 	}
 	h := st.head[:hn] // not on the stack: the checksum code keeps it from staying there
-	if !copyMapped(h, st.data[off:off+hn]) {
+	value, ok := copyRecord(h, st.data[off:end], len(key))
+	if !ok {
 		st.faulted()
-		return record{}, false, nil
+		return false, nil
 	}
-	damaged := func() (record, bool, error) { return record{}, true, errDamaged }
-	if int64(binary.LittleEndian.Uint32(h)) != n-frameLen {
-		return damaged()
+	if value == nil {
+		return true, errDamaged
 	}
-	typ := h[frameLen]
-	if typ != recSet && typ != recSetExp {
-		return damaged()
-	}
-	kl := int(binary.LittleEndian.Uint16(h[frameLen+1:]))
-	vs := int64(frameLen + 3 + kl + 12) // where the value starts
-	if typ == recSetExp {
-		vs += 8
-	}
-	if kl != len(key) || vs > n || string(h[frameLen+3:frameLen+3+kl]) != key {
-		return damaged()
-	}
-	value := make([]byte, n-vs)
-	if !copyMapped(value, st.data[off+vs:end]) {
-		st.faulted()
-		return record{}, false, nil
+	kl := len(key)
+	vs := int(n) - len(value) // where the value starts
+	if string(h[frameLen+3:frameLen+3+kl]) != key {
+		return true, errDamaged
 	}
 	crc := crc32.Update(st.seed, castagnoli, h[frameLen:vs])
 	if crc32.Update(crc, castagnoli, value) != binary.LittleEndian.Uint32(h[4:]) {
-		return damaged()
+		return true, errDamaged
 	}
-	r = record{typ: typ, key: key}
-	if err := parseSet(&r, h[frameLen+3+kl:vs]); err != nil {
-		return damaged()
+	r.typ, r.key = h[frameLen], key
+	if err := parseSet(r, h[frameLen+3+kl:vs]); err != nil {
+		return true, errDamaged
 	}
 	r.value = value
-	return r, true, nil
+	return true, nil
+}
+
+// copyRecord copies the head of the mapped entry record rec into h (as much
+// as h holds), checks its frame, type and key length (kl), and copies the
+// value out into a buffer of its own. It returns a nil value for a record
+// that is not an entry of a key of that length (damaged), and ok false
+// when the mapping faulted: a page of rec lies beyond the end of the file,
+// which was truncated since it was mapped.
+func copyRecord(h, rec []byte, kl int) (value []byte, ok bool) {
+	defer func() {
+		if recover() != nil {
+			value, ok = nil, false
+		}
+	}()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	copy(h, rec)
+	n := len(rec)
+	if int(binary.LittleEndian.Uint32(h)) != n-frameLen {
+		return nil, true
+	}
+	typ := h[frameLen]
+	if (typ != recSet && typ != recSetExp) || int(binary.LittleEndian.Uint16(h[frameLen+1:])) != kl {
+		return nil, true
+	}
+	vs := frameLen + 3 + kl + 12 // where the value starts
+	if typ == recSetExp {
+		vs += 8
+	}
+	if vs > n {
+		return nil, true
+	}
+	value = make([]byte, n-vs)
+	copy(value, rec[vs:])
+	return value, true
 }
 
 // scanner reads records sequentially; it keeps its buffers between scans.

@@ -6,7 +6,7 @@ package filestore
 
 import (
 	"os"
-	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -42,8 +42,51 @@ import (
 const seqLen = 8
 
 // recheckEvery bounds how long a reader trusts the change counter alone.
-// A variable so that tests can change it.
+// Tests change it with setRecheck.
 var recheckEvery = time.Second
+
+// The recheck clock ticks recheckEvery after a reader brings its view up to
+// date, so that a Get compares two counters instead of reading the time: a
+// reader trusts the change counter only while the clock has not ticked
+// since its last check. The clock is a timer armed by the checks (never
+// left running when nobody reads).
+var recheck struct {
+	tick  atomic.Uint64
+	armed atomic.Bool
+	mu    sync.Mutex
+	timer *time.Timer
+}
+
+// armRecheck makes sure the recheck clock ticks within recheckEvery.
+func armRecheck() {
+	if recheck.armed.Load() {
+		return
+	}
+	recheck.mu.Lock()
+	defer recheck.mu.Unlock()
+	if recheck.armed.Load() {
+		return
+	}
+	recheck.armed.Store(true)
+	recheck.timer = time.AfterFunc(recheckEvery, func() {
+		recheck.mu.Lock()
+		defer recheck.mu.Unlock()
+		recheck.tick.Add(1)
+		recheck.armed.Store(false)
+	})
+}
+
+// setRecheck sets recheckEvery and restarts the clock, for tests.
+func setRecheck(d time.Duration) {
+	recheck.mu.Lock()
+	defer recheck.mu.Unlock()
+	recheckEvery = d
+	if recheck.timer != nil {
+		recheck.timer.Stop()
+	}
+	recheck.tick.Add(1)
+	recheck.armed.Store(false)
+}
 
 // mapMin is the smallest mapping of a log; mappings grow to twice the log
 // size, so that a growing log is mapped again only now and then.
@@ -59,10 +102,10 @@ func seqAdd(m []byte) uint64 { return atomic.AddUint64((*uint64)(unsafe.Pointer(
 
 // current reports whether the view is known to be up to date without a
 // look at the files: the change counter has not moved since the view was
-// last brought up to date, and that was less than recheckEvery ago.
-// st.mu is held.
+// last brought up to date, and the recheck clock has not ticked (that was
+// less than recheckEvery ago). st.mu is held.
 func (st *fnState) current() bool {
-	return st.seq != nil && seqLoad(st.seq) == st.seqSeen && time.Since(st.checked) < recheckEvery
+	return st.seq != nil && seqLoad(st.seq) == st.seqSeen && recheck.tick.Load() == st.tickSeen
 }
 
 // check brings a reader's view up to date (refresh), noting the counter it
@@ -76,11 +119,13 @@ func (st *fnState) check(now time.Time) error {
 	if st.seq != nil {
 		c = seqLoad(st.seq) // before the refresh: a change after it is seen next time
 	}
+	tick := recheck.tick.Load()
+	armRecheck() // after reading the tick: the next one comes after this check
 	st.checks++
 	if err := st.refresh(false); err != nil {
 		return err
 	}
-	st.seqSeen, st.checked = c, now
+	st.seqSeen, st.tickSeen = c, tick
 	return nil
 }
 
@@ -129,7 +174,8 @@ func (st *fnState) bump(ok bool) {
 	}
 	c := seqAdd(st.seq)
 	if ok {
-		st.seqSeen, st.checked = c, time.Now()
+		st.seqSeen, st.tickSeen = c, recheck.tick.Load()
+		armRecheck()
 	}
 }
 
@@ -191,18 +237,4 @@ func (st *fnState) unmapData() {
 		unmapFile(st.data)
 		st.data = nil
 	}
-}
-
-// copyMapped copies src, in a mapped file, to dst, and reports whether it
-// could: a page of src beyond the end of the file (truncated since it was
-// mapped) faults, and the fault is recovered.
-func copyMapped(dst, src []byte) (ok bool) {
-	defer func() {
-		if recover() != nil {
-			ok = false
-		}
-	}()
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	copy(dst, src)
-	return true
 }

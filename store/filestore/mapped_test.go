@@ -16,8 +16,8 @@ import (
 // a change they see is one the counter told them of, not a periodic stat.
 func trustCounter(t *testing.T) {
 	old := recheckEvery
-	recheckEvery = time.Hour
-	t.Cleanup(func() { recheckEvery = old })
+	setRecheck(time.Hour)
+	t.Cleanup(func() { setRecheck(old) })
 }
 
 // TestCounterSeesOtherProcesses: with the counter trusted, a reader in this
@@ -193,8 +193,8 @@ func TestMappedHostileBytes(t *testing.T) {
 // recheckEvery.
 func TestChangesBehindTheCounter(t *testing.T) {
 	old := recheckEvery
-	recheckEvery = 10 * time.Millisecond
-	t.Cleanup(func() { recheckEvery = old })
+	setRecheck(10 * time.Millisecond)
+	t.Cleanup(func() { setRecheck(old) })
 	for _, l := range layouts[:2] {
 		t.Run(l.name, func(t *testing.T) {
 			const fn, key = "pkg.F", "0123456789abcdef0123456789abcdef"

@@ -33,7 +33,8 @@ func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
 		if !ok {
 			return store.Entry{}, store.ErrNotFound
 		}
-		r, err := st.readRecord(key, l.off, l.n)
+		var r record
+		err := st.readRecord(&r, key, l.off, l.n)
 		if errors.Is(err, errDamaged) && !retried && !st.tailIntact() {
 			// The log was rewritten in place since it was read: read it
 			// again from the start.

@@ -62,7 +62,7 @@ type fnState struct {
 	seqFi    os.FileInfo   // the lock file seq maps
 	seqOf    *os.File      // the lock file seq is mapped writable from; nil when read-only
 	seqSeen  uint64        // the counter when the view was last brought up to date
-	checked  time.Time     // when that was
+	tickSeen uint64        // the recheck clock then
 	seqTried time.Time     // when the lock file was last looked at for its counter
 	data     []byte        // st.f mapped for reading; nil when not
 	noMap    bool          // mapping the log failed once: read with ReadAt
@@ -100,8 +100,13 @@ type mark struct {
 }
 
 func (s *Store) state(fn string) *fnState {
+	if st := s.last.Load(); st != nil && st.fn == fn {
+		return st // a function called over and over: no map lookup
+	}
 	if v, ok := s.fns.Load(fn); ok {
-		return v.(*fnState)
+		st := v.(*fnState)
+		s.last.Store(st)
+		return st
 	}
 	base := baseName(fn)
 	st := &fnState{s: s, fn: fn, seed: fnSeed(fn), wsem: make(chan struct{}, 1)}
