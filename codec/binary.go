@@ -63,6 +63,38 @@ type decodeState struct {
 	one [1]reflect.Value
 }
 
+// decoders pools the decoders of DecodeTo, whose caller holds the result
+// list: a decode then allocates only for the values themselves.
+var decoders = sync.Pool{New: func() any { return new(decoder) }}
+
+// DecodeTo is Decode into vals, of len(p.types) (checked by Plan.DecodeTo).
+func (p *binaryPlan) DecodeTo(b []byte, vals []reflect.Value) error {
+	d := decoders.Get().(*decoder)
+	*d = decoder{b: b}
+	err := p.decodeInto(d, vals)
+	*d = decoder{} // keep nothing of b
+	decoders.Put(d)
+	return err
+}
+
+// decodeInto decodes d's bytes into vals, one value per result type.
+func (p *binaryPlan) decodeInto(d *decoder, vals []reflect.Value) error {
+	for i, c := range p.codecs {
+		if d.left() < c.min {
+			return &DecodeError{Result: i, Type: p.types[i], Err: ErrCorrupt}
+		}
+		v := reflect.New(p.types[i])
+		if err := c.dec(d, v.UnsafePointer()); err != nil {
+			return &DecodeError{Result: i, Type: p.types[i], Err: err}
+		}
+		vals[i] = v.Elem()
+	}
+	if d.left() != 0 {
+		return fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, d.left())
+	}
+	return nil
+}
+
 func (p *binaryPlan) Decode(b []byte) ([]reflect.Value, error) {
 	st := &decodeState{d: decoder{b: b}}
 	d := &st.d
@@ -72,18 +104,8 @@ func (p *binaryPlan) Decode(b []byte) ([]reflect.Value, error) {
 	} else {
 		vals = make([]reflect.Value, len(p.types))
 	}
-	for i, c := range p.codecs {
-		if d.left() < c.min {
-			return nil, &DecodeError{Result: i, Type: p.types[i], Err: ErrCorrupt}
-		}
-		v := reflect.New(p.types[i])
-		if err := c.dec(d, v.UnsafePointer()); err != nil {
-			return nil, &DecodeError{Result: i, Type: p.types[i], Err: err}
-		}
-		vals[i] = v.Elem()
-	}
-	if d.left() != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, d.left())
+	if err := p.decodeInto(d, vals); err != nil {
+		return nil, err
 	}
 	*d = decoder{} // vals may share st: it must not keep b alive
 	return vals, nil

@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"bytes"
 	"reflect"
 	"testing"
 	"time"
@@ -74,6 +75,15 @@ func FuzzDecode(f *testing.F) {
 		}
 		for _, p := range plans {
 			vals, err := p.Decode(b)
+			to := make([]reflect.Value, len(vals))
+			if len(vals) == 0 {
+				to = make([]reflect.Value, 2)
+			}
+			if errTo := p.DecodeTo(bytes.Clone(b), to); (errTo == nil) != (err == nil) {
+				t.Fatalf("Decode(%x) fails with %v, DecodeTo with %v", b, err, errTo)
+			} else if err == nil && !reflect.DeepEqual(valuesOf(vals), valuesOf(to)) {
+				t.Fatalf("Decode(%x) and DecodeTo differ", b)
+			}
 			if err != nil {
 				continue
 			}
@@ -86,4 +96,13 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// valuesOf unwraps vals for reflect.DeepEqual.
+func valuesOf(vals []reflect.Value) []any {
+	out := make([]any, len(vals))
+	for i, v := range vals {
+		out[i] = v.Interface()
+	}
+	return out
 }

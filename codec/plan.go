@@ -134,6 +134,47 @@ func (p *Plan) Append(dst []byte, vals []reflect.Value) ([]byte, error) {
 // be shared, behind their owners' backs. A compressed entry decodes into
 // memory of its own, which b does not share.
 func (p *Plan) Decode(b []byte) ([]reflect.Value, error) {
+	payload, err := p.payload(b)
+	if err != nil {
+		return nil, err
+	}
+	return p.c.Decode(payload)
+}
+
+// DecodeTo is Decode into vals, which holds one value per result type: for
+// callers that place the results in a list of their own (a function's
+// results, say) and so need no list from the plan. On error, vals is left
+// in an unspecified state. b belongs to the values as with Decode.
+func (p *Plan) DecodeTo(b []byte, vals []reflect.Value) error {
+	if len(vals) != len(p.types) {
+		return fmt.Errorf("codec: DecodeTo into %d values, want %d", len(vals), len(p.types))
+	}
+	payload, err := p.payload(b)
+	if err != nil {
+		return err
+	}
+	if c, ok := p.c.(decoderTo); ok {
+		return c.DecodeTo(payload, vals)
+	}
+	out, err := p.c.Decode(payload)
+	if err != nil {
+		return err
+	}
+	if len(out) != len(vals) {
+		return fmt.Errorf("codec: %s decoded %d values, want %d", p.codec.Name(), len(out), len(vals))
+	}
+	copy(vals, out)
+	return nil
+}
+
+// decoderTo is a Compiled plan that decodes into a list of the caller's.
+type decoderTo interface {
+	DecodeTo(b []byte, vals []reflect.Value) error
+}
+
+// payload checks the header of the entry b and returns its payload,
+// decompressed.
+func (p *Plan) payload(b []byte) ([]byte, error) {
 	hl := len(p.header)
 	if len(b) < hl || b[0] != magic0 || b[1] != magic1 || b[2] != formatVersion ||
 		!bytes.Equal(b[4:hl], p.header[4:]) {
@@ -150,7 +191,7 @@ func (p *Plan) Decode(b []byte) ([]reflect.Value, error) {
 	default:
 		return nil, fmt.Errorf("%w: compression %d", ErrMismatch, b[3])
 	}
-	return p.c.Decode(payload)
+	return payload, nil
 }
 
 func decompress(kind byte, b []byte) ([]byte, error) {

@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math/big"
@@ -348,6 +349,41 @@ func TestConcurrentPlans(t *testing.T) {
 	for range 8 {
 		if err := <-done; err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// TestDecodeTo: DecodeTo fills a list of the caller's with what Decode
+// returns, for every built-in codec (the default one decodes in place, the
+// others through Decode), and refuses a list of the wrong length.
+func TestDecodeTo(t *testing.T) {
+	type pair struct {
+		N int
+		S []string
+	}
+	types := []reflect.Type{reflect.TypeOf(pair{}), reflect.TypeOf("")}
+	in := []reflect.Value{reflect.ValueOf(pair{N: 7, S: []string{"a", "b"}}), reflect.ValueOf("x")}
+	for _, c := range []Codec{Default(), Gob(), JSON()} {
+		p, err := NewPlan(c, types, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := p.Encode(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([]reflect.Value, 3)
+		if err := p.DecodeTo(bytes.Clone(b), out[1:]); err != nil {
+			t.Fatalf("%s: %v", c.Name(), err)
+		}
+		if out[0].IsValid() || !reflect.DeepEqual(out[1].Interface(), in[0].Interface()) || out[2].Interface() != "x" {
+			t.Errorf("%s: DecodeTo gave %v", c.Name(), out)
+		}
+		if err := p.DecodeTo(b, out); err == nil {
+			t.Errorf("%s: DecodeTo into 3 values of a plan of 2 succeeded", c.Name())
+		}
+		if err := p.DecodeTo(b[:len(b)-1], out[1:]); err == nil {
+			t.Errorf("%s: DecodeTo of a truncated entry succeeded", c.Name())
 		}
 	}
 }
