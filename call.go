@@ -640,16 +640,22 @@ func (f *fn) values(out []reflect.Value) []reflect.Value {
 
 // decodeOut decodes an entry into a full result list, error slot nil.
 func (f *fn) decodeOut(b []byte) ([]reflect.Value, error) {
-	vals, err := f.plan.Decode(b)
-	if err != nil {
-		return nil, err
-	}
-	if f.sig.Err < 0 {
-		return vals, nil
-	}
 	out := make([]reflect.Value, f.sig.Type.NumOut())
-	for i, j := range f.sig.Values {
-		out[j] = vals[i]
+	if f.sig.Err < 0 {
+		return out, f.plan.DecodeTo(b, out)
+	}
+	if f.sig.Err == len(out)-1 { // (values..., error): the values come first
+		if err := f.plan.DecodeTo(b, out[:f.sig.Err]); err != nil {
+			return nil, err
+		}
+	} else {
+		vals, err := f.plan.Decode(b)
+		if err != nil {
+			return nil, err
+		}
+		for i, j := range f.sig.Values {
+			out[j] = vals[i]
+		}
 	}
 	out[f.sig.Err] = reflect.Zero(reflectx.ErrorType())
 	return out, nil
