@@ -39,6 +39,9 @@ type fn struct {
 	cacheDir string
 	explicit bool          // name= gave the identity, so sharing it is deliberate
 	mem      memstore.Func // st's part for this function, when st is a memory store
+	// borrowGet: st is the file store, whose Get keeps no reference to
+	// the key, so that a hit may look up a borrowed key (keys.go).
+	borrowGet bool
 
 	p   defaults.Params // resolved at decoration
 	own ownMask         // per-call keys the function's own configuration set

@@ -16,6 +16,7 @@ import (
 	"github.com/cachier-go/cachier/metrics"
 	reflectx "github.com/cachier-go/cachier/reflect"
 	"github.com/cachier-go/cachier/store"
+	"github.com/cachier-go/cachier/store/filestore"
 	"github.com/cachier-go/cachier/store/memstore"
 )
 
@@ -349,6 +350,7 @@ func build(v reflect.Value, recv reflect.Type, label, qual string, base, own def
 		f.st = s
 	}
 	f.vs, _ = f.st.(store.ValueStore)
+	_, f.borrowGet = f.st.(*filestore.Store)
 	if k, err := checkCodecKeys(f.vs != nil, p, set); err != nil {
 		return fail(k, valueOf(k), err)
 	}

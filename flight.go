@@ -136,6 +136,7 @@ func (f *fn) releaseFlights() {
 // shared computes the key once for every caller in this process: the
 // first becomes the leader, the others wait for its result.
 func (c *callState) shared(staleTime time.Time) []reflect.Value {
+	c.ownKey() // the key goes into the flights
 	f := c.f
 	fl, leader := f.join(c.key)
 	if !leader {

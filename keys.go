@@ -15,6 +15,9 @@ func (f *fn) borrowKey(args []reflect.Value, o *callOpts) (key string, s *hashin
 	if o == nil && f.hash == nil && f.mem.Usable() {
 		return f.keyer.BorrowValueKey(args, f.sig.KeyArgs)
 	}
+	if o == nil && f.hash == nil && f.borrowGet {
+		return f.keyer.BorrowKey(args, f.sig.KeyArgs)
+	}
 	key, err = f.key(args)
 	return key, nil, err
 }

@@ -55,7 +55,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -239,8 +238,7 @@ func putState(s *state) {
 func (s *state) key() string {
 	raw := sha256.Sum256(s.b)
 	var out [2 * sha256.Size]byte
-	hex.Encode(out[:], raw[:])
-	return string(out[:])
+	return string(hexAppend(out[:0], &raw))
 }
 
 // Value keys (Keyer.ValueKeyFrom, BorrowValueKey) are a 0 byte and the
@@ -757,6 +755,37 @@ func (k *Keyer) KeyFrom(all []reflect.Value, pos []int) (string, error) {
 		return "", err
 	}
 	return s.key(), nil
+}
+
+// BorrowKey is KeyFrom without allocating: key lives in a pooled buffer,
+// valid until s.Release. The caller clones key (strings.Clone) to keep it
+// longer: the file store's hit path looks the key up and is done with it.
+func (k *Keyer) BorrowKey(all []reflect.Value, pos []int) (key string, s *Scratch, err error) {
+	st := getState()
+	if err := k.encode(st, all, pos); err != nil {
+		putState(st)
+		return "", nil, err
+	}
+	sum := sha256.Sum256(st.b)
+	st.b = hexAppend(st.b[:0], &sum)
+	return unsafe.String(unsafe.SliceData(st.b), len(st.b)), (*Scratch)(st), nil
+}
+
+// hexPairs holds the two lowercase hexadecimal digits of every byte.
+var hexPairs = func() (t [256][2]byte) {
+	const digits = "0123456789abcdef"
+	for i := range t {
+		t[i] = [2]byte{digits[i>>4], digits[i&15]}
+	}
+	return t
+}()
+
+// hexAppend appends the lowercase hexadecimal digits of sum to dst.
+func hexAppend(dst []byte, sum *[sha256.Size]byte) []byte {
+	for _, b := range sum {
+		dst = append(dst, hexPairs[b][0], hexPairs[b][1])
+	}
+	return dst
 }
 
 // ValueKeyFrom is KeyFrom for a store that keeps Go values in this process

@@ -200,6 +200,18 @@ func TestKeyerMatchesDefault(t *testing.T) {
 		if want := key(t, args...); got != want {
 			t.Errorf("%s: Keyer %s, Default %s", name, got, want)
 		}
+		pos := make([]int, len(vals))
+		for i := range pos {
+			pos[i] = i
+		}
+		borrowed, s, err := k.BorrowKey(vals, pos)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if borrowed != got {
+			t.Errorf("%s: BorrowKey %s, Key %s", name, borrowed, got)
+		}
+		s.Release()
 	}
 }
 

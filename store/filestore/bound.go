@@ -147,7 +147,7 @@ func (st *fnState) boundApply(r record) {
 func (st *fnState) boundHit(key string) {
 	if st.b != nil {
 		u := st.b.use[key]
-		st.b.touch(key, u.sec, u.nsec, true)
+		st.b.touch(strings.Clone(key), u.sec, u.nsec, true) // key is the caller's (Get)
 	}
 }
 

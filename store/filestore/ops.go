@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/cachier-go/cachier/store"
 )
 
-// Get implements store.Store.
+// Get implements store.Store. It keeps no reference to key once it
+// returns: cachier passes it keys in buffers it reuses.
 func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
 	if err := ctx.Err(); err != nil {
 		return store.Entry{}, fmt.Errorf("cachier: file store: %w", err)
@@ -47,7 +49,7 @@ func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
 		if errors.Is(err, errDamaged) {
 			// Only damage to the file since it was read gets here.
 			s.logger().Warn("cachier: file store: damaged entry ignored; the next write replaces it",
-				"file", st.logPath, "function", fn, "key", key, "offset", l.off)
+				"file", st.logPath, "function", fn, "key", strings.Clone(key), "offset", l.off)
 			st.live -= l.n
 			delete(st.index, key)
 			return store.Entry{}, store.ErrNotFound

@@ -139,7 +139,7 @@ func (st *fnState) getSeparate(key string) (store.Entry, error) {
 		k, t, exp, v, ok := decodeEntryExp(b, st.seed, true)
 		if !ok || k != key {
 			st.s.logger().Warn("cachier: file store: damaged entry file ignored; the next write replaces it",
-				"file", path, "function", st.fn, "key", key)
+				"file", path, "function", st.fn, "key", strings.Clone(key))
 		} else {
 			c = centry{present: true, hasValue: true, value: v, t: t, exp: exp}
 			if v == nil {
@@ -157,7 +157,7 @@ func (st *fnState) getSeparate(key string) (store.Entry, error) {
 		if old, ok := st.cache[key]; ok {
 			st.cacheBytes -= int64(len(old.value))
 		}
-		st.cache[key] = kc
+		st.cache[strings.Clone(key)] = kc // key is the caller's (Get)
 		st.cacheBytes += int64(len(kc.value))
 	}
 	if c.present {
