@@ -207,8 +207,10 @@ func (c *callState) maxAge() (d time.Duration, ok bool) {
 
 func (c *callState) fresh(t time.Time) bool {
 	d, ok := c.maxAge()
-	if !ok && c.f.vs != nil {
-		return true // in-process entries carry this process's clock: never ahead
+	if !ok {
+		// Entries never go stale, unless stamped in the future (see
+		// maxSkew); in-process entries carry this process's clock.
+		return c.f.vs != nil || !aheadOfClock(t)
 	}
 	age := time.Since(t)
 	if age < -maxSkew { // stamped in the future: a skewed or hostile writer

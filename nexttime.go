@@ -4,6 +4,7 @@ import (
 	"context"
 	"reflect"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/cachier-go/cachier/defaults"
@@ -14,6 +15,21 @@ import (
 // further ahead is stale, so that a wrong clock (or a hostile writer)
 // cannot pin an entry forever.
 const maxSkew = time.Minute
+
+// skewBound is a past reading of the clock plus maxSkew, in whole Unix
+// seconds rounded down: a stamp before it is not ahead of the clock, which
+// aheadOfClock then knows without reading the clock.
+var skewBound atomic.Int64
+
+// aheadOfClock reports whether t is more than maxSkew in the future.
+func aheadOfClock(t time.Time) bool {
+	if t.Unix() < skewBound.Load() {
+		return false
+	}
+	limit := time.Now().Add(maxSkew)
+	skewBound.Store(limit.Unix())
+	return t.After(limit)
+}
 
 // replaced reports whether an entry stamped t replaces the one stamped
 // stale that a caller found stale (zero: the caller found none): it is
