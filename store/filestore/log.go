@@ -297,12 +297,13 @@ func (st *fnState) readMapped(r *record, key string, off, n int64) (ok bool, err
 // when the mapping faulted: a page of rec lies beyond the end of the file,
 // which was truncated since it was mapped.
 func copyRecord(h, rec []byte, kl int) (value []byte, ok bool) {
+	old := debug.SetPanicOnFault(true)
 	defer func() {
+		debug.SetPanicOnFault(old)
 		if recover() != nil {
 			value, ok = nil, false
 		}
 	}()
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	copy(h, rec)
 	n := len(rec)
 	if int(binary.LittleEndian.Uint32(h)) != n-frameLen {
