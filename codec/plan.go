@@ -43,6 +43,7 @@ const (
 type Plan struct {
 	codec    Codec
 	c        Compiled
+	to       decoderTo // c, when it decodes into lists of the caller's
 	types    []reflect.Type
 	header   []byte // with compression 0
 	compress byte
@@ -70,6 +71,7 @@ func NewPlan(c Codec, types []reflect.Type, compress string) (*Plan, error) {
 		return nil, err
 	}
 	p.c = compiled
+	p.to, _ = compiled.(decoderTo)
 	h := []byte{magic0, magic1, formatVersion, compressNone, byte(len(name))}
 	h = append(h, name...)
 	h = binary.LittleEndian.AppendUint64(h, Fingerprint(name, types))
@@ -153,8 +155,8 @@ func (p *Plan) DecodeTo(b []byte, vals []reflect.Value) error {
 	if err != nil {
 		return err
 	}
-	if c, ok := p.c.(decoderTo); ok {
-		return c.DecodeTo(payload, vals)
+	if p.to != nil {
+		return p.to.DecodeTo(payload, vals)
 	}
 	out, err := p.c.Decode(payload)
 	if err != nil {

@@ -320,9 +320,7 @@ func copyRecord(h, rec []byte, kl int) (value []byte, ok bool) {
 	if vs > n {
 		return nil, true
 	}
-	value = make([]byte, n-vs)
-	copy(value, rec[vs:])
-	return value, true
+	return append([]byte{}, rec[vs:]...), true // not make and copy: nothing to zero first
 }
 
 // scanner reads records sequentially; it keeps its buffers between scans.
