@@ -185,7 +185,7 @@ type Store struct {
 	o       Options
 	timeout time.Duration
 	fns     sync.Map                // fn string -> *fnState
-	last    atomic.Pointer[fnState] // the state state returned last
+	first   atomic.Pointer[fnState] // the state of the first function used
 	closed  atomic.Bool
 }
 

@@ -100,13 +100,11 @@ type mark struct {
 }
 
 func (s *Store) state(fn string) *fnState {
-	if st := s.last.Load(); st != nil && st.fn == fn {
-		return st // a function called over and over: no map lookup
+	if st := s.first.Load(); st != nil && st.fn == fn {
+		return st // the store's first function: no map lookup
 	}
 	if v, ok := s.fns.Load(fn); ok {
-		st := v.(*fnState)
-		s.last.Store(st)
-		return st
+		return v.(*fnState)
 	}
 	base := baseName(fn)
 	st := &fnState{s: s, fn: fn, seed: fnSeed(fn), wsem: make(chan struct{}, 1)}
@@ -120,7 +118,11 @@ func (s *Store) state(fn string) *fnState {
 	}
 	st.reset(nil, nil)
 	v, _ := s.fns.LoadOrStore(fn, st)
-	return v.(*fnState)
+	st = v.(*fnState)
+	// Set once, never moved: with several functions in turns, a pointer
+	// to the last one used would be written at every Get, from every core.
+	s.first.CompareAndSwap(nil, st)
+	return st
 }
 
 // reset forgets what was read from the old log and starts over on f.
