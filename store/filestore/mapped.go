@@ -5,7 +5,9 @@
 package filestore
 
 import (
+	"encoding/binary"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -96,16 +98,55 @@ const mapMin = 1 << 20
 // positioned reads.
 const mapMax = 1 << 40
 
-func seqLoad(m []byte) uint64 { return atomic.LoadUint64((*uint64)(unsafe.Pointer(&m[0]))) }
+// seqLoad reads the counter m maps, and seqAdd adds one to it. ok is false
+// when the access faulted: the lock file was truncated under the mapping
+// (by hand, or by another program), and the page is gone. Both run with
+// debug.SetPanicOnFault, as the copy of a mapped record does, so that such
+// a file makes the store look at the files again rather than crash the
+// process.
+func seqLoad(m []byte) (c uint64, ok bool) {
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(old)
+		if recover() != nil {
+			c, ok = 0, false
+		}
+	}()
+	return atomic.LoadUint64((*uint64)(unsafe.Pointer(&m[0]))), true
+}
 
-func seqAdd(m []byte) uint64 { return atomic.AddUint64((*uint64)(unsafe.Pointer(&m[0])), 1) }
+func seqAdd(m []byte) (c uint64, ok bool) {
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(old)
+		if recover() != nil {
+			c, ok = 0, false
+		}
+	}()
+	return atomic.AddUint64((*uint64)(unsafe.Pointer(&m[0])), 1), true
+}
 
 // current reports whether the view is known to be up to date without a
 // look at the files: the change counter has not moved since the view was
 // last brought up to date, and the recheck clock has not ticked (that was
 // less than recheckEvery ago). st.mu is held.
 func (st *fnState) current() bool {
-	return st.seq != nil && seqLoad(st.seq) == st.seqSeen && recheck.tick.Load() == st.tickSeen
+	if st.seq == nil || recheck.tick.Load() != st.tickSeen {
+		return false
+	}
+	c, ok := seqLoad(st.seq)
+	if !ok {
+		st.seqFaulted()
+		return false
+	}
+	return c == st.seqSeen
+}
+
+// seqFaulted drops the mapping of a counter whose page faulted, and has
+// the next check look at the lock file again at once.
+func (st *fnState) seqFaulted() {
+	st.unmapSeq()
+	st.seqTried = time.Time{}
 }
 
 // check brings a reader's view up to date (refresh), noting the counter it
@@ -117,7 +158,11 @@ func (st *fnState) check(now time.Time) error {
 	}
 	var c uint64
 	if st.seq != nil {
-		c = seqLoad(st.seq) // before the refresh: a change after it is seen next time
+		var ok bool
+		c, ok = seqLoad(st.seq) // before the refresh: a change after it is seen next time
+		if !ok {
+			st.seqFaulted()
+		}
 	}
 	tick := recheck.tick.Load()
 	armRecheck() // after reading the tick: the next one comes after this check
@@ -172,7 +217,19 @@ func (st *fnState) bump(ok bool) {
 	if st.seqOf == nil {
 		return
 	}
-	c := seqAdd(st.seq)
+	c, added := seqAdd(st.seq)
+	if !added {
+		// The lock file was truncated under the mapping: put the counter
+		// back (readers that mapped it drop their mappings as they fault).
+		st.mapSeqRW()
+		if st.seqOf == nil {
+			return
+		}
+		if c, added = seqAdd(st.seq); !added {
+			st.unmapSeq()
+			return
+		}
+	}
 	if ok {
 		st.seqSeen, st.tickSeen = c, recheck.tick.Load()
 		armRecheck()
@@ -181,6 +238,14 @@ func (st *fnState) bump(ok bool) {
 
 // mapSeqRW maps the counter of the lock file the writer holds for writing,
 // growing the file to hold it. st.mu and the lock are held.
+//
+// A counter it puts in a file too short to hold one starts at the time in
+// nanoseconds, not at 0: a lock file truncated under readers' mappings
+// gets a counter that none of them saw before, so that they do not take it
+// for the count they last checked. The bytes are written, not a hole left
+// by growing the file: a full file system then fails this write, which
+// leaves the function without a counter, rather than the page fault of a
+// later store through the mapping.
 func (st *fnState) mapSeqRW() {
 	st.unmapSeq()
 	fi, err := st.lockf.Stat()
@@ -188,7 +253,12 @@ func (st *fnState) mapSeqRW() {
 		return
 	}
 	if fi.Size() < seqLen {
-		if err := st.lockf.Truncate(seqLen); err != nil {
+		var b [seqLen]byte
+		binary.LittleEndian.PutUint64(b[:], uint64(time.Now().UnixNano()))
+		if _, err := st.lockf.WriteAt(b[:], 0); err != nil {
+			return
+		}
+		if fi, err = st.lockf.Stat(); err != nil || fi.Size() < seqLen {
 			return
 		}
 	}

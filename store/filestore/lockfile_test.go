@@ -1,0 +1,92 @@
+package filestore
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// inChild runs the test named name again in a child process, with
+// FILESTORE_CHILD set, and fails when the child fails: what the test does
+// may crash the process (a fault outside the store's guards), and a crash
+// must fail this test, not take every other test down with it. It reports
+// whether the caller is the child, which then runs the test's body.
+func inChild(t *testing.T, name string) bool {
+	t.Helper()
+	if os.Getenv("FILESTORE_CHILD") == name {
+		return true
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.v")
+	cmd.Env = append(os.Environ(), "FILESTORE_CHILD="+name)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the test's process failed (%v):\n%s", err, out)
+	}
+	return false
+}
+
+// TestLockFileTruncated: a lock file truncated under the mappings of its
+// change counter (by a person, a clean-up tool, another program) makes
+// neither a reader's Get nor a writer's Set fault: both go on serving the
+// right values, and the writer's next write puts a counter back that
+// readers use again.
+func TestLockFileTruncated(t *testing.T) {
+	if !canMap {
+		t.Skip("no change counter on this system")
+	}
+	if !inChild(t, "TestLockFileTruncated") {
+		return
+	}
+	trustCounter(t)
+	dir := t.TempDir()
+	const fn = "pkg.F"
+	w := newStore(t, dir, Options{}) // writes, and reads through its writable mapping
+	r := newStore(t, dir, Options{}) // only reads, through a read-only mapping
+	mustSet(t, w, fn, keyN(1), "one")
+	for _, s := range []*Store{w, r} {
+		if got := value(t, s, fn, keyN(1)); got != "one" {
+			t.Fatalf("before: %q, want one", got)
+		}
+		if s.state(fn).seq == nil {
+			t.Fatal("the counter is not mapped")
+		}
+	}
+	lockPath := w.state(fn).lockPath
+	truncate := func() {
+		t.Helper()
+		if err := os.Truncate(lockPath, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	truncate()
+	for _, s := range []*Store{w, r} {
+		if got := value(t, s, fn, keyN(1)); got != "one" {
+			t.Fatalf("after the truncation: %q, want one", got)
+		}
+	}
+	truncate()
+	mustSet(t, w, fn, keyN(1), "two")
+	mustSet(t, w, fn, keyN(2), "three")
+	for _, s := range []*Store{w, r} {
+		if got := value(t, s, fn, keyN(1)); got != "two" {
+			t.Fatalf("after a write: %q, want two", got)
+		}
+	}
+	if fi, err := os.Stat(lockPath); err != nil || fi.Size() < seqLen {
+		t.Fatalf("the writer did not put the counter back: %v %v", fi, err)
+	}
+	// A reader that maps the counter again sees the writer's changes
+	// through it.
+	r2 := newStore(t, dir, Options{})
+	if got := value(t, r2, fn, keyN(2)); got != "three" {
+		t.Fatalf("new reader: %q, want three", got)
+	}
+	st := r2.state(fn)
+	if st.seq == nil {
+		t.Fatal("the new reader did not map the counter")
+	}
+	mustSet(t, w, fn, keyN(2), "four")
+	if got := value(t, r2, fn, keyN(2)); got != "four" {
+		t.Fatalf("new reader after a write: %q, want four", got)
+	}
+}
