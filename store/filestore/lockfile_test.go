@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+	"time"
 )
 
 // inChild runs the test named name again in a child process, with
@@ -88,5 +89,44 @@ func TestLockFileTruncated(t *testing.T) {
 	mustSet(t, w, fn, keyN(2), "four")
 	if got := value(t, r2, fn, keyN(2)); got != "four" {
 		t.Fatalf("new reader after a write: %q, want four", got)
+	}
+}
+
+// TestClosedHoldsNothing: a Store used after Close (by mistake, or by a
+// goroutine still running) fails every operation and holds nothing for it:
+// no lock file open, no mapping of a counter or a log, for a function it
+// served before Close or one it never saw.
+func TestClosedHoldsNothing(t *testing.T) {
+	for _, l := range layouts {
+		t.Run(l.name, func(t *testing.T) {
+			dir := t.TempDir()
+			const old, fresh = "pkg.Old", "pkg.Fresh"
+			mustSet(t, newStore(t, dir, Options{}), fresh, keyN(1), "other") // a lock file with a counter
+			s := newStore(t, dir, l.o)
+			mustSet(t, s, old, keyN(1), "one")
+			if got := value(t, s, old, keyN(1)); got != "one" {
+				t.Fatalf("before Close: %q", got)
+			}
+			s.Close()
+			for _, fn := range []string{old, fresh} {
+				s.state(fn).seqTried = time.Time{} // as if a while had passed
+				if _, err := s.Get(bg, fn, keyN(1)); err == nil {
+					t.Errorf("%s: Get after Close: no error", fn)
+				}
+				if err := s.Set(bg, fn, keyN(2), entryOf("x")); err == nil {
+					t.Errorf("%s: Set after Close: no error", fn)
+				}
+				if err := s.Clear(bg, fn); err == nil {
+					t.Errorf("%s: Clear after Close: no error", fn)
+				}
+				st := s.state(fn)
+				st.mu.Lock()
+				if st.lockf != nil || st.seq != nil || st.data != nil || st.f != nil {
+					t.Errorf("%s: after Close, the store holds lock file %v, counter mapped %v, log mapped %v, log %v",
+						fn, st.lockf != nil, st.seq != nil, st.data != nil, st.f != nil)
+				}
+				st.mu.Unlock()
+			}
+		})
 	}
 }

@@ -35,6 +35,12 @@ func (st *fnState) acquire(ctx context.Context) (release func(), err error) {
 			return nil, st.errorf("waiting for the lock: %w", context.Cause(ctx))
 		}
 	}
+	if st.s.closed.Load() {
+		// Close has passed, or passes once it gets wsem: open nothing
+		// that it would not close.
+		<-st.wsem
+		return nil, errClosed
+	}
 	if st.lockf == nil {
 		if err := st.openLock(); err != nil {
 			<-st.wsem

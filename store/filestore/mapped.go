@@ -152,6 +152,9 @@ func (st *fnState) seqFaulted() {
 // check brings a reader's view up to date (refresh), noting the counter it
 // is current with. st.mu is held.
 func (st *fnState) check(now time.Time) error {
+	if st.s.closed.Load() {
+		return errClosed // before mapping anything that Close would not unmap
+	}
 	if canMap && now.Sub(st.seqTried) >= recheckEvery {
 		st.seqTried = now
 		st.mapSeq()
