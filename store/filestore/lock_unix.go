@@ -56,3 +56,13 @@ func openFile(path string, rw bool) (*os.File, error) {
 	}
 	return os.OpenFile(path, os.O_RDONLY|noFollow, 0)
 }
+
+// stillLinked reports whether f still has a name in the file system: a
+// file removed, or replaced by a rename, has none left.
+func stillLinked(f *os.File) (linked, ok bool) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return false, false
+	}
+	return st.Nlink > 0, true
+}

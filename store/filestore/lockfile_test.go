@@ -1,6 +1,7 @@
 package filestore
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"testing"
@@ -126,6 +127,55 @@ func TestClosedHoldsNothing(t *testing.T) {
 						fn, st.lockf != nil, st.seq != nil, st.data != nil, st.f != nil)
 				}
 				st.mu.Unlock()
+			}
+		})
+	}
+}
+
+// TestLockFileRemoved: a lock file removed (rm -rf of the cache directory's
+// contents while processes run) or replaced by another file is not
+// trusted to exclude anyone: a writer that held the old one takes the
+// lock on the file now at its path, so that writers still exclude each
+// other, and its changes reach readers through the counter there.
+func TestLockFileRemoved(t *testing.T) {
+	for _, l := range layouts[:2] {
+		t.Run(l.name, func(t *testing.T) {
+			trustCounter(t)
+			dir := t.TempDir()
+			const fn = "pkg.F"
+			a := newStore(t, dir, l.o)
+			mustSet(t, a, fn, keyN(1), "one") // a opens the lock file
+			lockPath := a.state(fn).lockPath
+			last := "one"
+			for _, replace := range []bool{false, true} {
+				if err := os.Remove(lockPath); err != nil {
+					t.Fatal(err)
+				}
+				if replace {
+					if err := os.WriteFile(lockPath, nil, 0o600); err != nil {
+						t.Fatal(err)
+					}
+				}
+				b := newStore(t, dir, Options{SeparateFiles: l.o.SeparateFiles, Timeout: 50 * time.Millisecond})
+				mustSet(t, b, fn, keyN(2), "two") // b opens the file now at the path
+				if got := value(t, b, fn, keyN(1)); got != last {
+					t.Fatalf("b reads %q, want %q", got, last)
+				}
+				release, err := a.state(fn).acquire(bg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				releaseB, err := b.state(fn).acquire(bg)
+				release()
+				if err == nil {
+					releaseB()
+					t.Fatalf("replaced %v: b took the lock while a held it", replace)
+				}
+				last = fmt.Sprint("three", replace)
+				mustSet(t, a, fn, keyN(1), last)
+				if got := value(t, b, fn, keyN(1)); got != last {
+					t.Fatalf("replaced %v: b reads %q after a's write, want %q", replace, got, last)
+				}
 			}
 		})
 	}

@@ -48,14 +48,31 @@ func (st *fnState) acquire(ctx context.Context) (release func(), err error) {
 		}
 	}
 	delay := 50 * time.Microsecond
-	for {
+	for reopened := 0; ; {
 		ok, err := tryLock(st.lockf)
 		if err != nil {
 			<-st.wsem
 			return nil, st.errorf("locking %s: %w", st.lockPath, err)
 		}
-		if ok {
+		if ok && st.lockCurrent() {
 			break
+		}
+		if ok {
+			// The lock file was removed (or replaced) since this process
+			// opened it: a lock on it excludes nobody who opens the file
+			// now at lockPath. Lock that one instead.
+			unlock(st.lockf)
+			st.lockf.Close()
+			st.lockf = nil
+			if reopened++; reopened > 100 {
+				<-st.wsem
+				return nil, st.errorf("locking %s: the file keeps being replaced", st.lockPath)
+			}
+			if err := st.openLock(); err != nil {
+				<-st.wsem
+				return nil, err
+			}
+			continue
 		}
 		bound()
 		t := time.NewTimer(delay)
@@ -89,8 +106,25 @@ func (st *fnState) openLock() error {
 	if err != nil {
 		return st.errorf("%w", err)
 	}
-	st.lockf = f
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return st.errorf("%w", err)
+	}
+	st.lockf, st.lockFi = f, fi
 	return nil
+}
+
+// lockCurrent reports whether the lock file this process holds open is
+// still the file at lockPath. Under wsem.
+func (st *fnState) lockCurrent() bool {
+	if linked, ok := stillLinked(st.lockf); ok {
+		// Removed, or replaced (which unlinks the file replaced): no link
+		// left. One fstat, cheaper than a look-up of the path.
+		return linked
+	}
+	fi, err := os.Lstat(st.lockPath)
+	return err == nil && os.SameFile(fi, st.lockFi)
 }
 
 // locked runs op holding the function's lock and st.mu, with the view up to

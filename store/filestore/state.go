@@ -25,6 +25,9 @@ type fnState struct {
 
 	wsem  chan struct{} // held by this process's writer of the function
 	lockf *os.File      // the lock file, opened by the first writer; under wsem
+	// lockFi is lockf's identity, by which a writer checks, holding the
+	// lock, that the file is still the one at lockPath; under wsem.
+	lockFi os.FileInfo
 
 	mu  sync.Mutex // guards everything below
 	f   *os.File   // the log as last opened, nil when there is none
