@@ -94,7 +94,10 @@
 // exclusive flock(2) (LockFileEx on Windows) on the function's lock file,
 // which the operating system releases when the process dies, however it
 // dies. Waiting for the lock is bounded by Options.Timeout. Readers take no
-// lock.
+// lock. A writer that holds the lock checks that its lock file is still
+// the one at its path: a lock file removed or replaced while processes run
+// (the cache's files deleted by hand, say) is left for the new one, so
+// that writers still exclude each other.
 //
 // Being-calculated marks are log records carrying their owner and their
 // expiry time, so every process sees them, and a mark left by a process that

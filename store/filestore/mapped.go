@@ -38,7 +38,11 @@ import (
 // A mapping of a log that another process truncates faults on access
 // (SIGBUS) beyond the new end; the copy runs with debug.SetPanicOnFault,
 // so the fault becomes a recovered panic, the mapping is dropped and the
-// record is read with a positioned read, which sees the truncation.
+// record is read with a positioned read, which sees the truncation. The
+// counter is read and written under the same guard: a lock file truncated
+// under its mappings (or a full file system under a writer's) makes
+// readers drop the mapping and stat the log, and the next writer write a
+// counter again, never a crash.
 
 // seqLen is the size of the change counter at the start of the lock file.
 const seqLen = 8
