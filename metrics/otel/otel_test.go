@@ -3,6 +3,7 @@ package otel_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -31,6 +32,10 @@ func decorate(t testing.TB, target any, tag string) *cachier.Handle {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The registry holds decorated functions weakly: one the test no
+	// longer calls may be collected, and vanish from what is exported,
+	// before the test looks.
+	t.Cleanup(func() { runtime.KeepAlive(target) })
 	return h
 }
 

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -36,6 +37,10 @@ func decorate(t testing.TB, target any, tag string) *cachier.Handle {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The registry holds decorated functions weakly: one the test no
+	// longer calls may be collected, and vanish from what is exported,
+	// before the test looks.
+	t.Cleanup(func() { runtime.KeepAlive(target) })
 	return h
 }
 
