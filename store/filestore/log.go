@@ -297,13 +297,7 @@ func (st *fnState) readMapped(r *record, key string, off, n int64) (ok bool, err
 // when the mapping faulted: a page of rec lies beyond the end of the file,
 // which was truncated since it was mapped.
 func copyRecord(h, rec []byte, kl int) (value []byte, ok bool) {
-	old := debug.SetPanicOnFault(true)
-	defer func() {
-		debug.SetPanicOnFault(old)
-		if recover() != nil {
-			value, ok = nil, false
-		}
-	}()
+	defer noFault(debug.SetPanicOnFault(true), &ok)
 	copy(h, rec)
 	n := len(rec)
 	if int(binary.LittleEndian.Uint32(h)) != n-frameLen {

@@ -102,31 +102,33 @@ const mapMin = 1 << 20
 // positioned reads.
 const mapMax = 1 << 40
 
+// noFault, deferred as
+//
+//	defer noFault(debug.SetPanicOnFault(true), &ok)
+//
+// by a function that reads or writes a mapping, turns a fault on the
+// mapping (a page beyond the end of a file truncated under it: SIGBUS,
+// which debug.SetPanicOnFault makes a panic) into ok = false, and restores
+// the goroutine's setting. The function's other results keep whatever a
+// return statement set, which the fault prevented.
+func noFault(old bool, ok *bool) {
+	debug.SetPanicOnFault(old)
+	if recover() != nil {
+		*ok = false
+	}
+}
+
 // seqLoad reads the counter m maps, and seqAdd adds one to it. ok is false
-// when the access faulted: the lock file was truncated under the mapping
-// (by hand, or by another program), and the page is gone. Both run with
-// debug.SetPanicOnFault, as the copy of a mapped record does, so that such
-// a file makes the store look at the files again rather than crash the
-// process.
+// when the access faulted (noFault): the lock file was truncated under the
+// mapping (by hand, or by another program), and the page is gone; the
+// store then looks at the files again rather than crash the process.
 func seqLoad(m []byte) (c uint64, ok bool) {
-	old := debug.SetPanicOnFault(true)
-	defer func() {
-		debug.SetPanicOnFault(old)
-		if recover() != nil {
-			c, ok = 0, false
-		}
-	}()
+	defer noFault(debug.SetPanicOnFault(true), &ok)
 	return atomic.LoadUint64((*uint64)(unsafe.Pointer(&m[0]))), true
 }
 
 func seqAdd(m []byte) (c uint64, ok bool) {
-	old := debug.SetPanicOnFault(true)
-	defer func() {
-		debug.SetPanicOnFault(old)
-		if recover() != nil {
-			c, ok = 0, false
-		}
-	}()
+	defer noFault(debug.SetPanicOnFault(true), &ok)
 	return atomic.AddUint64((*uint64)(unsafe.Pointer(&m[0])), 1), true
 }
 
