@@ -210,15 +210,19 @@ func parseSet(r *record, rest []byte) error {
 }
 
 // readRecord reads and verifies the entry record of key, of n bytes (frame
-// included) at off, into r, for a Get. r.value is a fresh copy the caller
-// owns. st.mu is held.
+// included) at off, into r, for a Get: through the mapping of the log
+// where it can, else (no mapping that far, or the mapping faulted) with a
+// positioned read. r.value is a copy the caller owns. st.mu is held.
 func (st *fnState) readRecord(r *record, key string, off, n int64) error {
 	if n < frameLen+3 || n > 1<<40 {
 		return errDamaged
 	}
 	if canMap && !st.noMap && st.f != nil {
-		if ok, err := st.readMapped(r, key, off, n); ok {
-			return err
+		if end := off + n; int64(len(st.data)) >= end || st.mapData(end) {
+			if ok, err := st.entryFrom(r, key, st.data[off:end]); ok {
+				return err
+			}
+			st.faulted()
 		}
 	}
 	buf := make([]byte, n)
@@ -228,53 +232,39 @@ func (st *fnState) readRecord(r *record, key string, off, n int64) error {
 		}
 		return err
 	}
-	body := buf[frameLen:]
-	if int64(binary.LittleEndian.Uint32(buf)) != n-frameLen ||
-		binary.LittleEndian.Uint32(buf[4:]) != crc32.Update(st.seed, castagnoli, body) {
-		return errDamaged
-	}
-	if body[0] != recSet && body[0] != recSetExp {
-		return errDamaged
-	}
-	kl := int(binary.LittleEndian.Uint16(body[1:3]))
-	if kl != len(key) || len(body) < 3+kl || string(body[3:3+kl]) != key {
-		return errDamaged
-	}
-	r.typ, r.key = body[0], key
-	return parseSet(r, body[3+kl:])
+	_, err := st.entryFrom(r, key, buf) // never faults: buf is memory
+	return err
 }
 
 // headMax bounds the head of an entry record (frame, type, key, times)
-// that readMapped copies into fnState.head; records of longer keys are
-// read with readRecord's positioned read.
+// that entryFrom copies into fnState.head; the heads of longer keys get a
+// buffer of their own.
 const headMax = 160
 
-// readMapped is readRecord through the mapping of the log: it copies the
-// record's head into st.head and its value into a buffer of exactly the
-// value's size, and checks the checksum over those copies (so that what
-// it returns is what it checked, whatever happens to the file meanwhile).
-// ok is false when the record must be read with a positioned read instead:
-// the log cannot be mapped that far, or the mapping faulted.
-func (st *fnState) readMapped(r *record, key string, off, n int64) (ok bool, err error) {
-	end := off + n
-	if int64(len(st.data)) < end && !st.mapData(end) {
-		return false, nil
+// entryFrom verifies the entry record of key in rec (a record in the
+// mapping of the log, or read from it) and decodes it into r. It copies
+// the record's head into st.head and its value into a buffer of exactly
+// the value's size, and checks the checksum over those copies, so that
+// what it returns is what it checked, whatever happens to the file
+// meanwhile. ok is false when reading rec faulted (a mapping of a file
+// truncated under it).
+func (st *fnState) entryFrom(r *record, key string, rec []byte) (ok bool, err error) {
+	hn := min(len(rec), frameLen+3+len(key)+20)
+	var h []byte
+	if hn <= headMax {
+		h = st.head[:hn] // not on the stack: the checksum code keeps it from staying there
+	} else {
+		h = make([]byte, hn)
 	}
-	hn := min(n, int64(frameLen+3+len(key)+20))
-	if hn > headMax {
-		return false, nil
-	}
-	h := st.head[:hn] // not on the stack: the checksum code keeps it from staying there
-	value, ok := copyRecord(h, st.data[off:end], len(key))
+	value, ok := copyRecord(h, rec, len(key))
 	if !ok {
-		st.faulted()
 		return false, nil
 	}
 	if value == nil {
 		return true, errDamaged
 	}
 	kl := len(key)
-	vs := int(n) - len(value) // where the value starts
+	vs := len(rec) - len(value) // where the value starts
 	if string(h[frameLen+3:frameLen+3+kl]) != key {
 		return true, errDamaged
 	}

@@ -241,3 +241,50 @@ func TestGetValueIsFresh(t *testing.T) {
 		t.Fatal("miss")
 	}
 }
+
+// TestGetWithoutMapping: the positioned-read path (a system without mmap,
+// or a log that could not be mapped) verifies as the mapped one does, for
+// short and long keys (whose record heads do not fit fnState.head), with
+// and without an expiry, and damage to a record is a miss.
+func TestGetWithoutMapping(t *testing.T) {
+	for _, noMap := range []bool{false, true} {
+		t.Run(fmt.Sprint("noMap=", noMap), func(t *testing.T) {
+			const fn = "pkg.F"
+			s := newStore(t, t.TempDir(), Options{Logger: slog.New(&countHandler{})})
+			long := strings.Repeat("ab", 100)
+			mustSet(t, s, fn, keyN(1), "short key")
+			mustSet(t, s, fn, long, "long key")
+			exp := entryOf("expiring")
+			exp.Expires = time.Now().Add(time.Hour)
+			if err := s.Set(bg, fn, keyN(2), exp); err != nil {
+				t.Fatal(err)
+			}
+			st := s.state(fn)
+			st.mu.Lock()
+			st.noMap = noMap
+			st.mu.Unlock()
+			for k, want := range map[string]string{keyN(1): "short key", long: "long key", keyN(2): "expiring"} {
+				if got := value(t, s, fn, k); got != want {
+					t.Errorf("%.8s...: %q, want %q", k, got, want)
+				}
+			}
+			st.mu.Lock()
+			l := st.index[long]
+			st.mu.Unlock()
+			f, err := os.OpenFile(st.logPath, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.WriteAt([]byte("X"), l.off+l.n-1); err != nil { // the value's last byte
+				t.Fatal(err)
+			}
+			f.Close()
+			if got := value(t, s, fn, long); got != "<miss>" {
+				t.Errorf("damaged long-key record reads %q, want a miss", got)
+			}
+			if got := value(t, s, fn, keyN(1)); got != "short key" {
+				t.Errorf("after damage elsewhere: %q", got)
+			}
+		})
+	}
+}

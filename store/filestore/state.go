@@ -69,7 +69,7 @@ type fnState struct {
 	seqTried time.Time     // when the lock file was last looked at for its counter
 	data     []byte        // st.f mapped for reading; nil when not
 	noMap    bool          // mapping the log failed once: read with ReadAt
-	head     [headMax]byte // readMapped's copy of a record's head
+	head     [headMax]byte // entryFrom's copy of a record's head
 	checks   int           // views brought up to date by readers (for tests)
 	faults   int           // mapped reads that faulted (for tests)
 }
