@@ -361,7 +361,8 @@ func (c *callState) computeMarked(staleTime time.Time) []reflect.Value {
 		c.count(metrics.Recalculation)
 		return f.callOrig(c.args)
 	}
-	if !acquired {
+	waited := !acquired
+	if waited {
 		out, got, done := c.waitOther(owner, staleTime)
 		if done {
 			return out
@@ -371,10 +372,15 @@ func (c *callState) computeMarked(staleTime time.Time) []reflect.Value {
 	stored := false
 	if acquired {
 		// Another process may have stored the key between our lookup and
-		// our mark: look again before computing.
+		// our mark (or, when we waited for its mark, between our last look
+		// and the mark it released by storing): look again before
+		// computing.
 		if out, ok := c.newerEntry(staleTime); ok {
 			_ = f.st.Unmark(c.ctx, f.name, c.key, owner)
 			c.say("stored by another process meanwhile")
+			if waited {
+				c.waited() // the result we waited for, found a step late
+			}
 			return out
 		}
 		stop := f.heartbeat(c.key, owner, c.released())
