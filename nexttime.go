@@ -16,18 +16,51 @@ import (
 // cannot pin an entry forever.
 const maxSkew = time.Minute
 
-// skewBound is a past reading of the clock plus maxSkew, in whole Unix
+// skew keeps a past reading of the clock plus maxSkew, in whole Unix
 // seconds rounded down: a stamp before it is not ahead of the clock, which
 // aheadOfClock then knows without reading the clock.
-var skewBound atomic.Int64
+//
+// A bound lives at most skewLife, measured by the monotonic clock (a
+// timer), then the next stamp reads the clock again: a wall clock stepped
+// back leaves a bound too high by the step, under which a stamp up to the
+// step further ahead would pass as not ahead, for no longer than that.
+var skew = skewCheck{now: time.Now, life: skewLife}
+
+// skewLife is how long a bound read from the clock is trusted.
+const skewLife = time.Second
+
+// A skewCheck tells stamps more than maxSkew ahead of its clock.
+type skewCheck struct {
+	bound atomic.Int64     // a reading of now, plus maxSkew, in Unix seconds; 0 when none lives
+	armed atomic.Bool      // a timer will discard bound
+	now   func() time.Time // the clock (tests step it)
+	life  time.Duration    // how long a bound lives
+}
 
 // aheadOfClock reports whether t is more than maxSkew in the future.
-func aheadOfClock(t time.Time) bool {
-	if t.Unix() < skewBound.Load() {
+func aheadOfClock(t time.Time) bool { return skew.ahead(t) }
+
+func (s *skewCheck) ahead(t time.Time) bool {
+	if t.Unix() < s.bound.Load() {
 		return false
 	}
-	limit := time.Now().Add(maxSkew)
-	skewBound.Store(limit.Unix())
+	return s.read(t)
+}
+
+// read reads the clock for a stamp that reached the bound, and makes sure
+// that the bound it sets is discarded within s.life.
+func (s *skewCheck) read(t time.Time) bool {
+	limit := s.now().Add(maxSkew)
+	s.bound.Store(limit.Unix())
+	if s.armed.CompareAndSwap(false, true) {
+		// A timer already armed fires sooner; one armed now after this
+		// bound. The timer disarms before it discards, so that a bound set
+		// in between arms another.
+		time.AfterFunc(s.life, func() {
+			s.armed.Store(false)
+			s.bound.Store(0)
+		})
+	}
 	return t.After(limit)
 }
 
