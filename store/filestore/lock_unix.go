@@ -57,12 +57,12 @@ func openFile(path string, rw bool) (*os.File, error) {
 	return os.OpenFile(path, os.O_RDONLY|noFollow, 0)
 }
 
-// stillLinked reports whether f still has a name in the file system: a
-// file removed, or replaced by a rename, has none left.
-func stillLinked(f *os.File) (linked, ok bool) {
+// stillLinked reports whether f still has a name in the file system (a
+// file removed, or replaced by a rename, has none left), and its size.
+func stillLinked(f *os.File) (linked bool, size int64, ok bool) {
 	var st unix.Stat_t
 	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		return false, false
+		return false, 0, false
 	}
-	return st.Nlink > 0, true
+	return st.Nlink > 0, st.Size, true
 }

@@ -69,4 +69,4 @@ func openFile(path string, rw bool) (*os.File, error) {
 
 // stillLinked is not known here (ok false): the caller compares the file
 // with the one at its path.
-func stillLinked(f *os.File) (linked, ok bool) { return false, false }
+func stillLinked(f *os.File) (linked bool, size int64, ok bool) { return false, 0, false }

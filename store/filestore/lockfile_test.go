@@ -28,10 +28,10 @@ func inChild(t *testing.T, name string) bool {
 }
 
 // TestLockFileTruncated: a lock file truncated under the mappings of its
-// change counter (by a person, a clean-up tool, another program) makes
-// neither a reader's Get nor a writer's Set fault: both go on serving the
-// right values, and the writer's next write puts a counter back that
-// readers use again.
+// change counter (by a person, a clean-up tool, another program), to
+// nothing or to part of the counter, makes neither a reader's Get nor a
+// writer's Set fault: both go on serving the right values, and the
+// writer's next write puts a counter back that readers use again.
 func TestLockFileTruncated(t *testing.T) {
 	if !canMap {
 		t.Skip("no change counter on this system")
@@ -40,6 +40,14 @@ func TestLockFileTruncated(t *testing.T) {
 		return
 	}
 	trustCounter(t)
+	for _, size := range []int64{0, 1, 3, seqLen - 1} {
+		t.Run(fmt.Sprintf("to%d", size), func(t *testing.T) {
+			testLockFileTruncated(t, size)
+		})
+	}
+}
+
+func testLockFileTruncated(t *testing.T, size int64) {
 	dir := t.TempDir()
 	const fn = "pkg.F"
 	w := newStore(t, dir, Options{}) // writes, and reads through its writable mapping
@@ -56,8 +64,28 @@ func TestLockFileTruncated(t *testing.T) {
 	lockPath := w.state(fn).lockPath
 	truncate := func() {
 		t.Helper()
-		if err := os.Truncate(lockPath, 0); err != nil {
+		if err := os.Truncate(lockPath, size); err != nil {
 			t.Fatal(err)
+		}
+	}
+	restored := func(when string) {
+		t.Helper()
+		fi, err := os.Stat(lockPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() < seqLen {
+			t.Fatalf("%s: the lock file has %d bytes: the writer did not put the %d of the counter back", when, fi.Size(), seqLen)
+		}
+	}
+	// A write with the counter still mapped: counting through the mapping
+	// would reach no byte of the file beyond its end.
+	truncate()
+	mustSet(t, w, fn, keyN(3), "zero")
+	restored("a write through the writer's mapping")
+	for _, s := range []*Store{w, r} {
+		if got := value(t, s, fn, keyN(3)); got != "zero" {
+			t.Fatalf("after a write through the writer's mapping: %q, want zero", got)
 		}
 	}
 	truncate()
@@ -74,9 +102,7 @@ func TestLockFileTruncated(t *testing.T) {
 			t.Fatalf("after a write: %q, want two", got)
 		}
 	}
-	if fi, err := os.Stat(lockPath); err != nil || fi.Size() < seqLen {
-		t.Fatalf("the writer did not put the counter back: %v %v", fi, err)
-	}
+	restored("a write after the readers dropped their mappings")
 	// A reader that maps the counter again sees the writer's changes
 	// through it.
 	r2 := newStore(t, dir, Options{})

@@ -116,15 +116,21 @@ func (st *fnState) openLock() error {
 }
 
 // lockCurrent reports whether the lock file this process holds open is
-// still the file at lockPath. Under wsem.
+// still the file at lockPath, and notes whether it is too short to hold
+// the change counter (lockShort). Under wsem.
 func (st *fnState) lockCurrent() bool {
-	if linked, ok := stillLinked(st.lockf); ok {
+	if linked, size, ok := stillLinked(st.lockf); ok {
 		// Removed, or replaced (which unlinks the file replaced): no link
 		// left. One fstat, cheaper than a look-up of the path.
+		st.lockShort = size < seqLen
 		return linked
 	}
 	fi, err := os.Lstat(st.lockPath)
-	return err == nil && os.SameFile(fi, st.lockFi)
+	if err != nil || !os.SameFile(fi, st.lockFi) {
+		return false
+	}
+	st.lockShort = fi.Size() < seqLen
+	return true
 }
 
 // locked runs op holding the function's lock and st.mu, with the view up to

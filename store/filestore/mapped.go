@@ -42,7 +42,10 @@ import (
 // counter is read and written under the same guard: a lock file truncated
 // under its mappings (or a full file system under a writer's) makes
 // readers drop the mapping and stat the log, and the next writer write a
-// counter again, never a crash.
+// counter again, never a crash. A file cut to part of the counter faults
+// nobody (its first page is still there), but what is counted beyond its
+// end never reaches the file: the writer, which learns the file's size as
+// it takes the lock, writes the counter again too.
 
 // seqLen is the size of the change counter at the start of the lock file.
 const seqLen = 8
@@ -220,7 +223,11 @@ func (st *fnState) bump(ok bool) {
 	if !canMap || st.lockf == nil {
 		return
 	}
-	if st.seqOf != st.lockf {
+	if st.seqOf != st.lockf || st.lockShort {
+		// Not mapped yet, or the file was cut short of the counter since:
+		// within the mapped page, a count beyond the end of the file never
+		// reaches the file (and faults on no access), so put it back.
+		st.lockShort = false
 		st.mapSeqRW()
 	}
 	if st.seqOf == nil {

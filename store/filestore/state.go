@@ -28,6 +28,9 @@ type fnState struct {
 	// lockFi is lockf's identity, by which a writer checks, holding the
 	// lock, that the file is still the one at lockPath; under wsem.
 	lockFi os.FileInfo
+	// lockShort says that lockf, when the lock was taken, was too short to
+	// hold the change counter (truncated by someone); under wsem.
+	lockShort bool
 
 	mu  sync.Mutex // guards everything below
 	f   *os.File   // the log as last opened, nil when there is none
