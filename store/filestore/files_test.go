@@ -365,7 +365,8 @@ func TestWait(t *testing.T) {
 }
 
 // TestBuildsEverywhere: the store, its file locking included, builds for
-// Linux, macOS and Windows.
+// Linux, macOS and Windows; and for Plan 9, where it has no file locks
+// (lock_other.go).
 func TestBuildsEverywhere(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds for other systems")
@@ -374,7 +375,7 @@ func TestBuildsEverywhere(t *testing.T) {
 	if err != nil {
 		t.Skip("no go command:", err)
 	}
-	for _, goos := range []string{"darwin", "windows"} {
+	for _, goos := range []string{"darwin", "windows", "plan9"} {
 		cmd := exec.Command(gobin, "build", "-o", os.DevNull, ".")
 		cmd.Env = append(os.Environ(), "GOOS="+goos, "GOARCH=amd64", "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {

@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"syscall"
 )
 
 // readOnly reports whether err says a file cannot be opened for writing
 // (permissions, a read-only file system), so that it may be opened for
 // reading instead.
 func readOnly(err error) bool {
-	return errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)
+	return errors.Is(err, fs.ErrPermission) || readOnlyFS(err)
 }
 
 // Nothing inside the store's directory is followed through a symbolic
