@@ -256,11 +256,11 @@ func (c *callState) lookup() (out []reflect.Value, t time.Time, found bool, err 
 		return v.([]reflect.Value), t, true, nil
 	}
 	e, err := f.st.Get(c.ctx, f.name, c.key)
-	if errors.Is(err, store.ErrNotFound) {
-		f.storeOK()
-		return nil, time.Time{}, false, nil
-	}
 	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			f.storeOK()
+			return nil, time.Time{}, false, nil
+		}
 		return nil, time.Time{}, false, err
 	}
 	f.storeOK()
@@ -668,17 +668,20 @@ func (f *fn) decodeOut(b []byte) ([]reflect.Value, error) {
 			out[j] = vals[i]
 		}
 	}
-	out[f.sig.Err] = reflect.Zero(reflectx.ErrorType())
+	out[f.sig.Err] = nilError
 	return out, nil
 }
+
+// nilError is the nil error result of a hit.
+var nilError = reflect.Zero(reflectx.ErrorType())
 
 // isNone reports whether a result is "None": every cached result is nil.
 // A function without results besides an optional error returns None
 // whenever it succeeds (as a Python function without a return value); one
 // with a result that cannot be nil never does.
 func (f *fn) isNone(out []reflect.Value) bool {
-	for _, i := range f.sig.Values {
-		if v := out[i]; !reflectx.Nilable(v.Type()) || !v.IsNil() {
+	for k, i := range f.sig.Values {
+		if !reflectx.Nilable(f.sig.ValueTypes[k]) || !out[i].IsNil() {
 			return false
 		}
 	}

@@ -36,26 +36,25 @@ func (s *Store) Get(ctx context.Context, fn, key string) (store.Entry, error) {
 			return store.Entry{}, store.ErrNotFound
 		}
 		var r record
-		err := st.readRecord(&r, key, l.off, l.n)
-		if errors.Is(err, errDamaged) && !retried && !st.tailIntact() {
-			// The log was rewritten in place since it was read: read it
-			// again from the start.
-			st.fi = nil
-			if err := st.refresh(false); err != nil {
-				return store.Entry{}, err
+		if err := st.readRecord(&r, key, l.off, l.n); err != nil {
+			if !errors.Is(err, errDamaged) {
+				return store.Entry{}, st.errorf("reading %s: %w", st.logPath, err)
 			}
-			continue
-		}
-		if errors.Is(err, errDamaged) {
+			if !retried && !st.tailIntact() {
+				// The log was rewritten in place since it was read: read
+				// it again from the start.
+				st.fi = nil
+				if err := st.refresh(false); err != nil {
+					return store.Entry{}, err
+				}
+				continue
+			}
 			// Only damage to the file since it was read gets here.
 			s.logger().Warn("cachier: file store: damaged entry ignored; the next write replaces it",
 				"file", st.logPath, "function", fn, "key", strings.Clone(key), "offset", l.off)
 			st.live -= l.n
 			delete(st.index, key)
 			return store.Entry{}, store.ErrNotFound
-		}
-		if err != nil {
-			return store.Entry{}, st.errorf("reading %s: %w", st.logPath, err)
 		}
 		if r.exp != 0 && r.exp <= time.Now().UnixNano() {
 			return store.Entry{}, store.ErrNotFound // expired
