@@ -35,6 +35,7 @@ type fn struct {
 	bounded  bool                  // max_entries or max_size reach st (bounds.go)
 	metrics  *metrics.Func         // nil unless enable_metrics (stats.go)
 	plan     *codec.Plan           // results <-> entries (codec.go)
+	results  reflect.Type          // a hit's results in one allocation (codec.go)
 	planErr  error                 // why plan is nil: a memory function's result type the codec cannot keep
 	cacheDir string
 	explicit bool          // name= gave the identity, so sharing it is deliberate
@@ -651,22 +652,24 @@ func (f *fn) values(out []reflect.Value) []reflect.Value {
 
 // decodeOut decodes an entry into a full result list, error slot nil.
 func (f *fn) decodeOut(b []byte) ([]reflect.Value, error) {
-	out := make([]reflect.Value, f.sig.Type.NumOut())
-	if f.sig.Err < 0 {
-		return out, f.plan.DecodeTo(b, out)
+	n := len(f.sig.Values)
+	if f.sig.Err < 0 || f.sig.Err == n { // (values...) or (values..., error)
+		out := f.newResults()
+		if err := f.plan.DecodeTo(b, out[:n]); err != nil {
+			return nil, err
+		}
+		if f.sig.Err == n {
+			out[n] = nilError
+		}
+		return out, nil
 	}
-	if f.sig.Err == len(out)-1 { // (values..., error): the values come first
-		if err := f.plan.DecodeTo(b, out[:f.sig.Err]); err != nil {
-			return nil, err
-		}
-	} else {
-		vals, err := f.plan.Decode(b)
-		if err != nil {
-			return nil, err
-		}
-		for i, j := range f.sig.Values {
-			out[j] = vals[i]
-		}
+	vals, err := f.plan.Decode(b) // the error comes before a value
+	if err != nil {
+		return nil, err
+	}
+	out := make([]reflect.Value, n+1)
+	for i, j := range f.sig.Values {
+		out[j] = vals[i]
 	}
 	out[f.sig.Err] = nilError
 	return out, nil

@@ -3,9 +3,12 @@ package cachier
 import (
 	"errors"
 	"reflect"
+	"strconv"
+	"unsafe"
 
 	"github.com/cachier-go/cachier/codec"
 	"github.com/cachier-go/cachier/defaults"
+	reflectx "github.com/cachier-go/cachier/reflect"
 )
 
 // newPlan compiles, once per function at Decorate, how its results become
@@ -48,4 +51,44 @@ func (f *fn) encode(vals []reflect.Value) ([]byte, error) {
 		return f.plan.Payload(vals)
 	}
 	return f.plan.Encode(vals)
+}
+
+// resultsType is the type of one allocation that holds a hit's result
+// list and the cached values it points to, which the codec decodes in
+// place: struct{ Out [NumOut]reflect.Value; V0 T0; V1 T1; ... }, one V
+// per cached result. A hit then allocates one object where it would
+// allocate the list and one per value. Nil (a list and values allocated
+// apart) where reflect cannot build the type.
+func resultsType(sig *reflectx.Signature) (t reflect.Type) {
+	defer func() {
+		if recover() != nil {
+			t = nil
+		}
+	}()
+	fields := []reflect.StructField{{Name: "Out", Type: reflect.ArrayOf(sig.Type.NumOut(), reflect.TypeFor[reflect.Value]())}}
+	for k, vt := range sig.ValueTypes {
+		fields = append(fields, reflect.StructField{Name: "V" + strconv.Itoa(k), Type: vt})
+	}
+	return reflect.StructOf(fields)
+}
+
+// newResults returns a result list for a hit whose cached results are
+// settable zero values (filled in by codec.Plan.DecodeTo), and whose
+// error, if any, is unset.
+func (f *fn) newResults() []reflect.Value {
+	n := f.sig.Type.NumOut()
+	if f.results == nil {
+		out := make([]reflect.Value, n)
+		for k, i := range f.sig.Values {
+			out[i] = reflect.New(f.sig.ValueTypes[k]).Elem()
+		}
+		return out
+	}
+	h := reflect.New(f.results)
+	out := unsafe.Slice((*reflect.Value)(h.UnsafePointer()), n) // field Out, at offset 0
+	e := h.Elem()
+	for k, i := range f.sig.Values {
+		out[i] = e.Field(k + 1)
+	}
+	return out
 }

@@ -362,6 +362,9 @@ func build(v reflect.Value, recv reflect.Type, label, qual string, base, own def
 		}
 		f.planErr = err
 	}
+	if f.plan != nil && f.vs == nil {
+		f.results = resultsType(sig)
+	}
 
 	// The key.
 	// The function's own hash_func, then WithHashFunc, then a global one.

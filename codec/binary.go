@@ -83,11 +83,14 @@ func (p *binaryPlan) decodeInto(d *decoder, vals []reflect.Value) error {
 		if d.left() < c.min {
 			return &DecodeError{Result: i, Type: p.types[i], Err: ErrCorrupt}
 		}
-		v := reflect.New(p.types[i])
-		if err := c.dec(d, v.UnsafePointer()); err != nil {
+		v := vals[i]
+		if !settableAs(v, p.types[i]) {
+			v = reflect.New(p.types[i]).Elem()
+			vals[i] = v
+		}
+		if err := c.dec(d, unsafe.Pointer(v.UnsafeAddr())); err != nil {
 			return &DecodeError{Result: i, Type: p.types[i], Err: err}
 		}
-		vals[i] = v.Elem()
 	}
 	if d.left() != 0 {
 		return fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, d.left())

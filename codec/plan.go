@@ -145,8 +145,13 @@ func (p *Plan) Decode(b []byte) ([]reflect.Value, error) {
 
 // DecodeTo is Decode into vals, which holds one value per result type: for
 // callers that place the results in a list of their own (a function's
-// results, say) and so need no list from the plan. On error, vals is left
-// in an unspecified state. b belongs to the values as with Decode.
+// results, say) and so need no list from the plan. Where vals[i] is a
+// settable value of result type i holding its zero value (such as
+// reflect.New(t).Elem(), or a field of a struct just allocated), the
+// result is decoded into it in place, so that a caller can allocate its
+// values together with memory of its own; any other vals[i] is replaced
+// by a new value. On error, vals is left in an unspecified state. b
+// belongs to the values as with Decode.
 func (p *Plan) DecodeTo(b []byte, vals []reflect.Value) error {
 	if len(vals) != len(p.types) {
 		return fmt.Errorf("codec: DecodeTo into %d values, want %d", len(vals), len(p.types))
@@ -165,8 +170,20 @@ func (p *Plan) DecodeTo(b []byte, vals []reflect.Value) error {
 	if len(out) != len(vals) {
 		return fmt.Errorf("codec: %s decoded %d values, want %d", p.codec.Name(), len(out), len(vals))
 	}
-	copy(vals, out)
+	for i, v := range out {
+		if settableAs(vals[i], p.types[i]) {
+			vals[i].Set(v)
+		} else {
+			vals[i] = v
+		}
+	}
 	return nil
+}
+
+// settableAs reports whether v is a settable value of type t: DecodeTo
+// decodes into such a value in place.
+func settableAs(v reflect.Value, t reflect.Type) bool {
+	return v.CanSet() && v.Type() == t
 }
 
 // decoderTo is a Compiled plan that decodes into a list of the caller's.

@@ -387,3 +387,51 @@ func TestDecodeTo(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeToInPlace: a settable zero value of the right type is decoded
+// into where it lies (its address keeps the result), by every codec; a
+// value that is not settable, or of another type, is replaced, never
+// written through.
+func TestDecodeToInPlace(t *testing.T) {
+	type pair struct {
+		N int
+		S []string
+	}
+	types := []reflect.Type{reflect.TypeOf(pair{}), reflect.TypeOf("")}
+	in := []reflect.Value{reflect.ValueOf(pair{N: 7, S: []string{"a", "b"}}), reflect.ValueOf("x")}
+	for _, c := range []Codec{Default(), Gob(), JSON()} {
+		p, err := NewPlan(c, types, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := p.Encode(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		holder := new(struct {
+			P pair
+			S string
+		})
+		h := reflect.ValueOf(holder).Elem()
+		out := []reflect.Value{h.Field(0), h.Field(1)}
+		if err := p.DecodeTo(bytes.Clone(b), out); err != nil {
+			t.Fatalf("%s: %v", c.Name(), err)
+		}
+		if !reflect.DeepEqual(holder.P, in[0].Interface()) || holder.S != "x" {
+			t.Errorf("%s: the settable values hold %+v, %q after DecodeTo", c.Name(), holder.P, holder.S)
+		}
+		if out[0].Addr().Interface() != &holder.P {
+			t.Errorf("%s: DecodeTo replaced a settable value instead of decoding into it", c.Name())
+		}
+
+		// Not settable (a copy) and settable of another type: replaced.
+		other := new(int)
+		out = []reflect.Value{reflect.ValueOf(pair{N: 1}), reflect.ValueOf(other).Elem()}
+		if err := p.DecodeTo(bytes.Clone(b), out); err != nil {
+			t.Fatalf("%s: %v", c.Name(), err)
+		}
+		if !reflect.DeepEqual(out[0].Interface(), in[0].Interface()) || out[1].Interface() != "x" || *other != 0 {
+			t.Errorf("%s: DecodeTo gave %v and wrote %d through a value of another type", c.Name(), out, *other)
+		}
+	}
+}
