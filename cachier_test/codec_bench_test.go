@@ -145,6 +145,12 @@ func BenchmarkCodecFileHit(b *testing.B) {
 			hit(file)()
 		}
 	})
+	b.Run("memory", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			hit(mem)()
+		}
+	})
 }
 
 // BenchmarkCodecDecodeSmall: decoding the small struct alone, by codec.
