@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cachier-go/cachier/hashing"
+	"github.com/cachier-go/cachier/internal/testenv"
 )
 
 type priv struct{ a int }
@@ -255,4 +256,35 @@ func BenchmarkKeyerStruct(b *testing.B) {
 	for b.Loop() {
 		_, _ = k.Key(args)
 	}
+}
+
+// BenchmarkBorrowKeyInt: the key of one int argument (the issue-10 file
+// hit's), as a persistent store gets it (BorrowKey: a SHA-256 digest in
+// hex) and as the memory backend gets it (BorrowValueKey: the canonical
+// encoding itself, for short arguments), in turn: the digest is a cost of
+// every persistent hit that the memory hit does not pay.
+func BenchmarkBorrowKeyInt(b *testing.B) {
+	k, _ := hashing.NewKeyer([]reflect.Type{reflect.TypeFor[int]()})
+	args, pos := []reflect.Value{reflect.ValueOf(42)}, []int{0}
+	digest := func() {
+		key, s, err := k.BorrowKey(args, pos)
+		if err != nil || len(key) != 64 {
+			b.Fatal(key, err)
+		}
+		s.Release()
+	}
+	value := func() {
+		key, s, err := k.BorrowValueKey(args, pos)
+		if err != nil || len(key) == 0 {
+			b.Fatal(key, err)
+		}
+		if s != nil {
+			s.Release()
+		}
+	}
+	b.Run("paired", func(b *testing.B) {
+		took, n := testenv.Paired(b, digest, value)
+		b.ReportMetric(testenv.PerRound(took[0], n), "ns/digest")
+		b.ReportMetric(testenv.PerRound(took[1], n), "ns/value")
+	})
 }
