@@ -1101,7 +1101,12 @@ func fillMarshaler(c *typeCodec, t reflect.Type) {
 			return err
 		}
 		b := append([]byte(nil), d.bytes(n)...)
-		u := reflect.NewAt(t, p).Interface().(encoding.BinaryUnmarshaler)
+		v := reflect.NewAt(t, p)
+		// The method may add to what it finds (a set, a log): start it
+		// from the zero value, as in memory just allocated, also where
+		// DecodeTo decodes in place over a value that held something.
+		v.Elem().SetZero()
+		u := v.Interface().(encoding.BinaryUnmarshaler)
 		defer func() {
 			if r := recover(); r != nil {
 				err = fmt.Errorf("%w: %s.UnmarshalBinary panicked: %v", ErrCorrupt, t, r)

@@ -146,12 +146,13 @@ func (p *Plan) Decode(b []byte) ([]reflect.Value, error) {
 // DecodeTo is Decode into vals, which holds one value per result type: for
 // callers that place the results in a list of their own (a function's
 // results, say) and so need no list from the plan. Where vals[i] is a
-// settable value of result type i holding its zero value (such as
-// reflect.New(t).Elem(), or a field of a struct just allocated), the
-// result is decoded into it in place, so that a caller can allocate its
-// values together with memory of its own; any other vals[i] is replaced
-// by a new value. On error, vals is left in an unspecified state. b
-// belongs to the values as with Decode.
+// settable value of result type i (such as reflect.New(t).Elem(), or a
+// field of a struct just allocated), the result is decoded into it in
+// place, so that a caller can allocate its values together with memory of
+// its own: whatever it held is replaced, as by Set. Any other vals[i] is
+// replaced by a new value. On error, vals, and the memory of its settable
+// values, are left in an unspecified state. b belongs to the values as
+// with Decode.
 func (p *Plan) DecodeTo(b []byte, vals []reflect.Value) error {
 	if len(vals) != len(p.types) {
 		return fmt.Errorf("codec: DecodeTo into %d values, want %d", len(vals), len(p.types))

@@ -435,3 +435,57 @@ func TestDecodeToInPlace(t *testing.T) {
 		}
 	}
 }
+
+// appending is a type whose UnmarshalBinary adds to what the value holds,
+// as a set or a log type may: decoded into a value that is not zero, it
+// would keep the old items.
+type appending struct{ Items []string }
+
+func (a appending) MarshalBinary() ([]byte, error) { return []byte(strings.Join(a.Items, ",")), nil }
+func (a *appending) UnmarshalBinary(b []byte) error {
+	a.Items = append(a.Items, strings.Split(string(b), ",")...)
+	return nil
+}
+
+// TestDecodeToOverwrites: a settable value of the right type that is not
+// zero (a caller's variable, a list used before) holds exactly the entry's
+// result after DecodeTo, whichever codec, even where the type's own
+// UnmarshalBinary adds to what it finds.
+func TestDecodeToOverwrites(t *testing.T) {
+	type pair struct {
+		N int
+		S []string
+		A appending
+	}
+	types := []reflect.Type{reflect.TypeOf(appending{}), reflect.TypeOf(pair{}), reflect.TypeOf("")}
+	in := []any{appending{Items: []string{"a", "b"}}, pair{N: 7, A: appending{Items: []string{"c"}}}, "x"}
+	for _, c := range []Codec{Default(), Gob(), JSON()} {
+		p, err := NewPlan(c, types, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		vals := make([]reflect.Value, len(in))
+		for i, v := range in {
+			vals[i] = reflect.ValueOf(v)
+		}
+		b, err := p.Encode(vals)
+		if err != nil {
+			t.Fatal(err)
+		}
+		holder := &struct {
+			A appending
+			P pair
+			S string
+		}{appending{Items: []string{"old"}}, pair{N: 1, S: []string{"old"}, A: appending{Items: []string{"old"}}}, "old"}
+		h := reflect.ValueOf(holder).Elem()
+		out := []reflect.Value{h.Field(0), h.Field(1), h.Field(2)}
+		if err := p.DecodeTo(bytes.Clone(b), out); err != nil {
+			t.Fatalf("%s: %v", c.Name(), err)
+		}
+		for i, v := range out {
+			if !reflect.DeepEqual(v.Interface(), in[i]) {
+				t.Errorf("%s: result %d decoded over a value that was not zero is %#v, want %#v", c.Name(), i, v.Interface(), in[i])
+			}
+		}
+	}
+}
