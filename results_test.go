@@ -1,11 +1,13 @@
 package cachier_test
 
 import (
+	"context"
 	"reflect"
 	"sync/atomic"
 	"testing"
 
 	"github.com/cachier-go/cachier"
+	"github.com/cachier-go/cachier/store"
 )
 
 // checkHitShape decorates fn (a func variable) on the file store and checks that
@@ -84,5 +86,45 @@ func TestHitResultShapes(t *testing.T) {
 	a.Tags[0], a.M["k"] = "changed", 2
 	if b, err := get(1); err != nil || b.Tags[0] != "a" || b.M["k"] != 1 || calls.Load() != 1 {
 		t.Errorf("a hit after another hit's results were changed: %+v, %v (%d calls)", b, err, calls.Load())
+	}
+}
+
+// TestHitHalfDecoded: an entry whose first result decodes (in place, into
+// the hit's one allocation) and whose second does not is a miss: the
+// function runs, its caller gets its results whole, and the entry is
+// written again.
+func TestHitHalfDecoded(t *testing.T) {
+	reset(t)
+	var calls atomic.Int64
+	f := func(x int) (shapeStruct, string, error) {
+		calls.Add(1)
+		return shapeStruct{N: 1, Tags: []string{"a"}}, "tail", nil
+	}
+	if err := cachier.Decorate(&f, runTag("backend=file,name=core.halfdecoded,cache_dir="+t.TempDir())); err != nil {
+		t.Fatal(err)
+	}
+	f(1)
+	h, _ := cachier.Of(&f)
+	ctx := context.Background()
+	var key string
+	if err := h.Store().(store.Lister).Entries(ctx, h.Name(), func(e store.EntryInfo) error { key = e.Key; return nil }); err != nil || key == "" {
+		t.Fatalf("no entry to damage (%v)", err)
+	}
+	e, err := h.Store().Get(ctx, h.Name(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first result left whole, the second (the string, last) cut by a
+	// byte: its length claims more than is left.
+	e.Value = e.Value[:len(e.Value)-1]
+	if err := h.Store().Set(ctx, h.Name(), key, e); err != nil {
+		t.Fatal(err)
+	}
+	v, s, err := f(1)
+	if err != nil || v.N != 1 || len(v.Tags) != 1 || v.Tags[0] != "a" || s != "tail" || calls.Load() != 2 {
+		t.Fatalf("after a half-decodable entry: %+v, %q, %v (%d calls, want 2)", v, s, err, calls.Load())
+	}
+	if v, s, _ := f(1); v.N != 1 || s != "tail" || calls.Load() != 2 {
+		t.Fatalf("the half-decodable entry was not written again: %+v, %q (%d calls)", v, s, calls.Load())
 	}
 }
