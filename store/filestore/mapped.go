@@ -6,6 +6,7 @@ package filestore
 
 import (
 	"encoding/binary"
+	"errors"
 	"os"
 	"runtime/debug"
 	"sync"
@@ -231,6 +232,7 @@ func (st *fnState) bump(ok bool) {
 		st.mapSeqRW()
 	}
 	if st.seqOf == nil {
+		st.bumpFile()
 		return
 	}
 	c, added := seqAdd(st.seq)
@@ -250,6 +252,23 @@ func (st *fnState) bump(ok bool) {
 		st.seqSeen, st.tickSeen = c, recheck.tick.Load()
 		armRecheck()
 	}
+}
+
+// bumpFile adds one to the counter with positioned I/O, for a writer that
+// could not map it (the mapping budget is spent), so that readers that
+// did map it see the change at once. A reader's load racing with the
+// write may see some bytes of each count: a count it did not see before,
+// which has it bring its view up to date, as the count does. A file too
+// short to hold a counter gets one that starts at the time in nanoseconds
+// (mapSeqRW says why). st.mu and the lock are held.
+func (st *fnState) bumpFile() {
+	var b [seqLen]byte
+	c := uint64(time.Now().UnixNano())
+	if n, _ := st.lockf.ReadAt(b[:], 0); n == seqLen {
+		c = binary.LittleEndian.Uint64(b[:]) + 1
+	}
+	binary.LittleEndian.PutUint64(b[:], c)
+	_, _ = st.lockf.WriteAt(b[:], 0) // a failed write leaves readers to the recheck, as without a counter
 }
 
 // mapSeqRW maps the counter of the lock file the writer holds for writing,
@@ -306,14 +325,22 @@ func (st *fnState) mapData(end int64) bool {
 	if size > mapMax {
 		return false
 	}
+	st.unmapData() // first: the new mapping may take its place in the budget
 	m, err := mapFile(st.f, int(size), false)
+	if errors.Is(err, errMapBudget) {
+		// Read with ReadAt until a mapping is freed.
+		if budgetLogged.CompareAndSwap(false, true) {
+			st.s.logger().Warn("cachier: file store: memory mapping budget spent; logs of further functions are read with system calls",
+				"budget", maxMappings, "function", st.fn, "note", "logged once per process")
+		}
+		return false
+	}
 	if err != nil {
 		st.noMap = true // reads go through ReadAt from now on
 		st.s.logger().Warn("cachier: file store: cannot map the log; reading it with system calls",
 			"file", st.logPath, "function", st.fn, "error", err)
 		return false
 	}
-	st.unmapData()
 	st.data = m
 	return true
 }
@@ -323,4 +350,41 @@ func (st *fnState) unmapData() {
 		unmapFile(st.data)
 		st.data = nil
 	}
+}
+
+// maxMappings bounds the memory mappings the file store holds at once in
+// a process: two per function in use, its change counter and its log.
+// Linux refuses a process more than vm.max_map_count mappings (65,530 by
+// default), and the Go runtime needs mappings of its own to grow the
+// heap: past the budget, a function's log is read with system calls, and
+// its counter read by stat and counted with positioned writes.
+var maxMappings int64 = 16384
+
+// mappings counts the memory mappings the file store holds.
+var mappings atomic.Int64
+
+// errMapBudget is mapFile's error when the budget is spent.
+var errMapBudget = errors.New("the file store's budget of memory mappings is spent")
+
+// budgetLogged is set once the first function past the budget was logged.
+var budgetLogged atomic.Bool
+
+// mapFile maps the first size bytes of f (sysMap), within maxMappings.
+func mapFile(f *os.File, size int, rw bool) ([]byte, error) {
+	if mappings.Add(1) > maxMappings {
+		mappings.Add(-1)
+		return nil, errMapBudget
+	}
+	m, err := sysMap(f, size, rw)
+	if err != nil {
+		mappings.Add(-1)
+		return nil, err
+	}
+	return m, nil
+}
+
+// unmapFile undoes mapFile.
+func unmapFile(b []byte) {
+	sysUnmap(b)
+	mappings.Add(-1)
 }

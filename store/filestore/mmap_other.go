@@ -11,8 +11,8 @@ import (
 // and reads values with positioned reads.
 const canMap = false
 
-func mapFile(*os.File, int, bool) ([]byte, error) {
+func sysMap(*os.File, int, bool) ([]byte, error) {
 	return nil, errors.New("memory mappings are not used on this system")
 }
 
-func unmapFile([]byte) {}
+func sysUnmap([]byte) {}

@@ -13,9 +13,9 @@ import (
 // memory mappings: on 64-bit Unix systems, where address space is plenty.
 const canMap = unsafe.Sizeof(uintptr(0)) == 8
 
-// mapFile maps the first size bytes of f, shared with every other process
+// sysMap maps the first size bytes of f, shared with every other process
 // that maps the file, for reading, and writing with rw.
-func mapFile(f *os.File, size int, rw bool) ([]byte, error) {
+func sysMap(f *os.File, size int, rw bool) ([]byte, error) {
 	prot := unix.PROT_READ
 	if rw {
 		prot |= unix.PROT_WRITE
@@ -23,5 +23,5 @@ func mapFile(f *os.File, size int, rw bool) ([]byte, error) {
 	return unix.Mmap(int(f.Fd()), 0, size, prot, unix.MAP_SHARED)
 }
 
-// unmapFile undoes mapFile.
-func unmapFile(b []byte) { _ = unix.Munmap(b) }
+// sysUnmap undoes sysMap.
+func sysUnmap(b []byte) { _ = unix.Munmap(b) }
