@@ -47,9 +47,23 @@ import (
 // nobody (its first page is still there), but what is counted beyond its
 // end never reaches the file: the writer, which learns the file's size as
 // it takes the lock, writes the counter again too.
+//
+// A cut counter must not count again from what is left of it: cut again,
+// it would go through the same small values twice, and a reader that saw
+// one of them before would take the view it had then for current. Every
+// counter a writer starts is a time in nanoseconds, at least seqFloor, and
+// only grows; what a cut leaves of one (at most 7 of its 8 bytes, or
+// zeros where the file was grown again) is below seqFloor. No reader
+// trusts a counter below it, and a writer whose count lands below it
+// starts the counter again.
 
 // seqLen is the size of the change counter at the start of the lock file.
 const seqLen = 8
+
+// seqFloor is the least counter a reader trusts: above every value that
+// 7 bytes or fewer of a counter hold, below every time in nanoseconds since
+// 1973, where a writer starts one.
+const seqFloor = 1 << 56
 
 // recheckEvery bounds how long a reader trusts the change counter alone.
 // Tests change it with setRecheck.
@@ -149,7 +163,7 @@ func (st *fnState) current() bool {
 		st.seqFaulted()
 		return false
 	}
-	return c == st.seqSeen
+	return c == st.seqSeen && c >= seqFloor
 }
 
 // seqFaulted drops the mapping of a counter whose page faulted, and has
@@ -229,22 +243,24 @@ func (st *fnState) bump(ok bool) {
 		// within the mapped page, a count beyond the end of the file never
 		// reaches the file (and faults on no access), so put it back.
 		st.lockShort = false
-		st.mapSeqRW()
+		st.mapSeqRW(false)
 	}
 	if st.seqOf == nil {
 		st.bumpFile()
 		return
 	}
 	c, added := seqAdd(st.seq)
-	if !added {
-		// The lock file was truncated under the mapping: put the counter
-		// back (readers that mapped it drop their mappings as they fault).
-		st.mapSeqRW()
+	if !added || c < seqFloor {
+		// The lock file was truncated under the mapping (readers that
+		// mapped it drop their mappings as they fault), or cut and grown
+		// again, or cut to part of the counter since the lock was taken:
+		// start a counter again.
+		st.mapSeqRW(true)
 		if st.seqOf == nil {
 			return
 		}
-		if c, added = seqAdd(st.seq); !added {
-			st.unmapSeq()
+		if c, added = seqAdd(st.seq); !added || c < seqFloor {
+			st.unmapSeq() // still being cut: no count to trust
 			return
 		}
 	}
@@ -272,7 +288,9 @@ func (st *fnState) bumpFile() {
 }
 
 // mapSeqRW maps the counter of the lock file the writer holds for writing,
-// growing the file to hold it. st.mu and the lock are held.
+// growing the file to hold it; restart says that the counter there was cut
+// (see seqFloor), so that a new one is written whatever the file's size.
+// st.mu and the lock are held.
 //
 // A counter it puts in a file too short to hold one starts at the time in
 // nanoseconds, not at 0: a lock file truncated under readers' mappings
@@ -281,13 +299,13 @@ func (st *fnState) bumpFile() {
 // by growing the file: a full file system then fails this write, which
 // leaves the function without a counter, rather than the page fault of a
 // later store through the mapping.
-func (st *fnState) mapSeqRW() {
+func (st *fnState) mapSeqRW(restart bool) {
 	st.unmapSeq()
 	fi, err := st.lockf.Stat()
 	if err != nil {
 		return
 	}
-	if fi.Size() < seqLen {
+	if restart || fi.Size() < seqLen {
 		var b [seqLen]byte
 		binary.LittleEndian.PutUint64(b[:], uint64(time.Now().UnixNano()))
 		if _, err := st.lockf.WriteAt(b[:], 0); err != nil {
