@@ -1,6 +1,7 @@
 package filestore
 
 import (
+	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
@@ -167,6 +168,104 @@ func TestLockFileCutWhileWriting(t *testing.T) {
 				t.Fatalf("write %d: store %d (w1, w2, r) read %q after %q was written", i, j, got, v)
 			}
 		}
+	}
+}
+
+// TestLockFileCutCounterRestarts: a writer that finds the counter cut
+// (the lock file cut to a byte and grown back to 8, zeros after the first)
+// starts a new counter rather than count on from what the cut left, which
+// no reader trusts: a reader that maps it trusts it again. The writer has
+// its counter mapped, or not (the mapping budget is spent).
+func TestLockFileCutCounterRestarts(t *testing.T) {
+	if !canMap {
+		t.Skip("no change counter on this system")
+	}
+	trustCounter(t)
+	for _, mapped := range []bool{true, false} {
+		t.Run(fmt.Sprint("mapped=", mapped), func(t *testing.T) {
+			dir := t.TempDir()
+			const fn = "pkg.F"
+			w := newStore(t, dir, Options{})
+			mustSet(t, w, fn, keyN(1), "one")
+			if !mapped {
+				w.state(fn).unmapSeq()
+				withMappingBudget(t, 0)
+			}
+			lockPath := w.state(fn).lockPath
+			for _, size := range []int64{1, seqLen} {
+				if err := os.Truncate(lockPath, size); err != nil {
+					t.Fatal(err)
+				}
+			}
+			mustSet(t, w, fn, keyN(1), "two")
+			b, err := os.ReadFile(lockPath)
+			if err != nil || len(b) < seqLen {
+				t.Fatalf("lock file after the write: %d bytes, %v", len(b), err)
+			}
+			if c := binary.LittleEndian.Uint64(b); c < seqFloor {
+				t.Fatalf("the writer counted on from the cut counter: %d", c)
+			}
+			if !mapped {
+				if w.state(fn).seq != nil {
+					t.Fatal("the writer mapped its counter past the budget")
+				}
+				withMappingBudget(t, 2) // the reader's counter and log
+			}
+			r := newStore(t, dir, Options{})
+			if got := value(t, r, fn, keyN(1)); got != "two" {
+				t.Fatalf("reader: %q, want two", got)
+			}
+			st := r.state(fn)
+			st.mu.Lock()
+			current := st.seq != nil && st.current()
+			st.mu.Unlock()
+			if !current {
+				t.Fatal("a reader does not trust the counter the writer put back")
+			}
+		})
+	}
+}
+
+// TestCutCounterNotTrusted: a reader never trusts what a cut left of the
+// counter, so that the same small value coming back (counted up again by a
+// writer that does not start a new counter, an older version of this
+// package, say) cannot pass for the count it saw before a change.
+func TestCutCounterNotTrusted(t *testing.T) {
+	if !canMap {
+		t.Skip("no change counter on this system")
+	}
+	trustCounter(t)
+	dir := t.TempDir()
+	const fn = "pkg.F"
+	w := newStore(t, dir, Options{})
+	r := newStore(t, dir, Options{})
+	mustSet(t, w, fn, keyN(1), "one")
+	value(t, r, fn, keyN(1))
+	lockPath := w.state(fn).lockPath
+	for _, size := range []int64{1, seqLen} { // one byte of the counter left
+		if err := os.Truncate(lockPath, size); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cut, err := os.ReadFile(lockPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := value(t, r, fn, keyN(1)); got != "one" { // the reader sees the cut counter
+		t.Fatalf("after the cut: %q, want one", got)
+	}
+	mustSet(t, w, fn, keyN(1), "two")
+	f, err := os.OpenFile(lockPath, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteAt(cut, 0) // the cut value again
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := value(t, r, fn, keyN(1)); got != "two" {
+		t.Fatalf("after a write, with the counter back at the cut value: %q, want two", got)
 	}
 }
 

@@ -250,16 +250,16 @@ func (st *fnState) bump(ok bool) {
 		return
 	}
 	c, added := seqAdd(st.seq)
-	if !added || c < seqFloor {
+	if !added || c <= seqFloor {
 		// The lock file was truncated under the mapping (readers that
 		// mapped it drop their mappings as they fault), or cut and grown
-		// again, or cut to part of the counter since the lock was taken:
-		// start a counter again.
+		// again, or cut to part of the counter since the lock was taken
+		// (the add found a count below seqFloor): start a counter again.
 		st.mapSeqRW(true)
 		if st.seqOf == nil {
 			return
 		}
-		if c, added = seqAdd(st.seq); !added || c < seqFloor {
+		if c, added = seqAdd(st.seq); !added || c <= seqFloor {
 			st.unmapSeq() // still being cut: no count to trust
 			return
 		}
@@ -275,13 +275,16 @@ func (st *fnState) bump(ok bool) {
 // did map it see the change at once. A reader's load racing with the
 // write may see some bytes of each count: a count it did not see before,
 // which has it bring its view up to date, as the count does. A file too
-// short to hold a counter gets one that starts at the time in nanoseconds
-// (mapSeqRW says why). st.mu and the lock are held.
+// short to hold a counter, or holding what a cut left of one (below
+// seqFloor), gets one that starts at the time in nanoseconds (mapSeqRW
+// says why). st.mu and the lock are held.
 func (st *fnState) bumpFile() {
 	var b [seqLen]byte
 	c := uint64(time.Now().UnixNano())
 	if n, _ := st.lockf.ReadAt(b[:], 0); n == seqLen {
-		c = binary.LittleEndian.Uint64(b[:]) + 1
+		if v := binary.LittleEndian.Uint64(b[:]); v >= seqFloor {
+			c = v + 1
+		}
 	}
 	binary.LittleEndian.PutUint64(b[:], c)
 	_, _ = st.lockf.WriteAt(b[:], 0) // a failed write leaves readers to the recheck, as without a counter
