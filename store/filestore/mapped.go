@@ -140,6 +140,11 @@ func noFault(old bool, ok *bool) {
 // when the access faulted (noFault): the lock file was truncated under the
 // mapping (by hand, or by another program), and the page is gone; the
 // store then looks at the files again rather than crash the process.
+//
+// Built with the race detector, the atomic access runs in the detector's
+// own code after a one-byte probe in Go's: a truncation between the two
+// faults there, where no guard recovers, and the process dies. Only race
+// builds; tests that cut a lock file while it is in use leave it a byte.
 func seqLoad(m []byte) (c uint64, ok bool) {
 	defer noFault(debug.SetPanicOnFault(true), &ok)
 	return atomic.LoadUint64((*uint64)(unsafe.Pointer(&m[0]))), true
