@@ -684,11 +684,21 @@ var nilError = reflect.Zero(reflectx.ErrorType())
 // with a result that cannot be nil never does.
 func (f *fn) isNone(out []reflect.Value) bool {
 	for k, i := range f.sig.Values {
-		if !reflectx.Nilable(f.sig.ValueTypes[k]) || !out[i].IsNil() {
+		if !reflectx.Nilable(f.sig.ValueTypes[k]) || !isNil(out[i]) {
 			return false
 		}
 	}
 	return true
+}
+
+// isNil is v.IsNil for a value of a kind that can be nil, else false: a
+// codec may give an interface result as a value of its concrete type.
+func isNil(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Map, reflect.Interface, reflect.Func, reflect.Chan, reflect.UnsafePointer:
+		return v.IsNil()
+	}
+	return false
 }
 
 // logOnce logs err under msg the first time reason happens for f.

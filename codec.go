@@ -1,6 +1,7 @@
 package cachier
 
 import (
+	"encoding"
 	"errors"
 	"reflect"
 	"strconv"
@@ -53,13 +54,23 @@ func (f *fn) encode(vals []reflect.Value) ([]byte, error) {
 	return f.plan.Encode(vals)
 }
 
+var binaryUnmarshaler = reflect.TypeFor[encoding.BinaryUnmarshaler]()
+
 // resultsType is the type of one allocation that holds a hit's result
 // list and the cached values it points to, which the codec decodes in
 // place: struct{ Out [NumOut]reflect.Value; V0 T0; V1 T1; ... }, one V
 // per cached result. A hit then allocates one object where it would
 // allocate the list and one per value. Nil (a list and values allocated
-// apart) where reflect cannot build the type.
+// apart) where reflect cannot build the type, or where a value's own
+// UnmarshalBinary decodes it: that method may take its receiver for the
+// start of an allocation (runtime.SetFinalizer does), which a value in
+// this struct is not.
 func resultsType(sig *reflectx.Signature) (t reflect.Type) {
+	for _, vt := range sig.ValueTypes {
+		if vt.Kind() != reflect.Interface && reflect.PointerTo(vt).Implements(binaryUnmarshaler) {
+			return nil
+		}
+	}
 	defer func() {
 		if recover() != nil {
 			t = nil

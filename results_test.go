@@ -2,7 +2,9 @@ package cachier_test
 
 import (
 	"context"
+	"errors"
 	"reflect"
+	"runtime"
 	"sync/atomic"
 	"testing"
 
@@ -126,5 +128,39 @@ func TestHitHalfDecoded(t *testing.T) {
 	}
 	if v, s, _ := f(1); v.N != 1 || s != "tail" || calls.Load() != 2 {
 		t.Fatalf("the half-decodable entry was not written again: %+v, %q (%d calls)", v, s, calls.Load())
+	}
+}
+
+// finalized is a result whose UnmarshalBinary sets a finalizer on its
+// receiver, which the runtime allows only at the start of an allocation
+// (for a value of 16 bytes or more).
+type finalized struct{ N, Pad1, Pad2 int64 }
+
+func (f finalized) MarshalBinary() ([]byte, error) { return []byte{byte(f.N)}, nil }
+
+func (f *finalized) UnmarshalBinary(b []byte) error {
+	if len(b) != 1 {
+		return errors.New("finalized: want 1 byte")
+	}
+	f.N = int64(b[0])
+	runtime.SetFinalizer(f, func(*finalized) {})
+	return nil
+}
+
+// TestHitUnmarshalerOwnAllocation: a result decoded by its own
+// UnmarshalBinary is decoded in an allocation of its own, not inside the
+// one that holds a hit's result list: the method may take its receiver
+// for the start of an allocation (runtime.SetFinalizer throws, killing
+// the process, when it is not).
+func TestHitUnmarshalerOwnAllocation(t *testing.T) {
+	reset(t)
+	get := func(n int) (finalized, error) { return finalized{N: int64(n)}, nil }
+	if err := cachier.Decorate(&get, runTag("backend=file,name=core.finalized,cache_dir="+t.TempDir())); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if v, err := get(7); err != nil || v.N != 7 {
+			t.Fatalf("%+v, %v", v, err)
+		}
 	}
 }
