@@ -353,16 +353,10 @@ func TestConcurrentPlans(t *testing.T) {
 	}
 }
 
-// TestDecodeTo: DecodeTo fills a list of the caller's with what Decode
-// returns, for every built-in codec (the default one decodes in place, the
-// others through Decode), and refuses a list of the wrong length.
-func TestDecodeTo(t *testing.T) {
-	type pair struct {
-		N int
-		S []string
-	}
-	types := []reflect.Type{reflect.TypeOf(pair{}), reflect.TypeOf("")}
-	in := []reflect.Value{reflect.ValueOf(pair{N: 7, S: []string{"a", "b"}}), reflect.ValueOf("x")}
+// eachCodec encodes in with types under every built-in codec and runs f
+// with the plan and the entry.
+func eachCodec(t *testing.T, types []reflect.Type, in []reflect.Value, f func(c Codec, p *Plan, b []byte)) {
+	t.Helper()
 	for _, c := range []Codec{Default(), Gob(), JSON()} {
 		p, err := NewPlan(c, types, "")
 		if err != nil {
@@ -372,6 +366,28 @@ func TestDecodeTo(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		f(c, p, b)
+	}
+}
+
+// decodeToPair is the result list TestDecodeTo and TestDecodeToInPlace
+// decode: a struct and a string.
+type decodeToPair struct {
+	N int
+	S []string
+}
+
+var (
+	decodeToTypes = []reflect.Type{reflect.TypeOf(decodeToPair{}), reflect.TypeOf("")}
+	decodeToIn    = []reflect.Value{reflect.ValueOf(decodeToPair{N: 7, S: []string{"a", "b"}}), reflect.ValueOf("x")}
+)
+
+// TestDecodeTo: DecodeTo fills a list of the caller's with what Decode
+// returns, for every built-in codec (the default one decodes in place, the
+// others through Decode), and refuses a list of the wrong length.
+func TestDecodeTo(t *testing.T) {
+	in := decodeToIn
+	eachCodec(t, decodeToTypes, in, func(c Codec, p *Plan, b []byte) {
 		out := make([]reflect.Value, 3)
 		if err := p.DecodeTo(bytes.Clone(b), out[1:]); err != nil {
 			t.Fatalf("%s: %v", c.Name(), err)
@@ -385,7 +401,7 @@ func TestDecodeTo(t *testing.T) {
 		if err := p.DecodeTo(b[:len(b)-1], out[1:]); err == nil {
 			t.Errorf("%s: DecodeTo of a truncated entry succeeded", c.Name())
 		}
-	}
+	})
 }
 
 // TestDecodeToInPlace: a settable zero value of the right type is decoded
@@ -393,21 +409,9 @@ func TestDecodeTo(t *testing.T) {
 // value that is not settable, or of another type, is replaced, never
 // written through.
 func TestDecodeToInPlace(t *testing.T) {
-	type pair struct {
-		N int
-		S []string
-	}
-	types := []reflect.Type{reflect.TypeOf(pair{}), reflect.TypeOf("")}
-	in := []reflect.Value{reflect.ValueOf(pair{N: 7, S: []string{"a", "b"}}), reflect.ValueOf("x")}
-	for _, c := range []Codec{Default(), Gob(), JSON()} {
-		p, err := NewPlan(c, types, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := p.Encode(in)
-		if err != nil {
-			t.Fatal(err)
-		}
+	type pair = decodeToPair
+	in := decodeToIn
+	eachCodec(t, decodeToTypes, in, func(c Codec, p *Plan, b []byte) {
 		holder := new(struct {
 			P pair
 			S string
@@ -433,7 +437,7 @@ func TestDecodeToInPlace(t *testing.T) {
 		if !reflect.DeepEqual(out[0].Interface(), in[0].Interface()) || out[1].Interface() != "x" || *other != 0 {
 			t.Errorf("%s: DecodeTo gave %v and wrote %d through a value of another type", c.Name(), out, *other)
 		}
-	}
+	})
 }
 
 // appending is a type whose UnmarshalBinary adds to what the value holds,
@@ -459,19 +463,11 @@ func TestDecodeToOverwrites(t *testing.T) {
 	}
 	types := []reflect.Type{reflect.TypeOf(appending{}), reflect.TypeOf(pair{}), reflect.TypeOf("")}
 	in := []any{appending{Items: []string{"a", "b"}}, pair{N: 7, A: appending{Items: []string{"c"}}}, "x"}
-	for _, c := range []Codec{Default(), Gob(), JSON()} {
-		p, err := NewPlan(c, types, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		vals := make([]reflect.Value, len(in))
-		for i, v := range in {
-			vals[i] = reflect.ValueOf(v)
-		}
-		b, err := p.Encode(vals)
-		if err != nil {
-			t.Fatal(err)
-		}
+	vals := make([]reflect.Value, len(in))
+	for i, v := range in {
+		vals[i] = reflect.ValueOf(v)
+	}
+	eachCodec(t, types, vals, func(c Codec, p *Plan, b []byte) {
 		holder := &struct {
 			A appending
 			P pair
@@ -487,5 +483,5 @@ func TestDecodeToOverwrites(t *testing.T) {
 				t.Errorf("%s: result %d decoded over a value that was not zero is %#v, want %#v", c.Name(), i, v.Interface(), in[i])
 			}
 		}
-	}
+	})
 }
