@@ -683,16 +683,18 @@ var nilError = reflect.Zero(reflectx.ErrorType())
 // whenever it succeeds (as a Python function without a return value); one
 // with a result that cannot be nil never does.
 func (f *fn) isNone(out []reflect.Value) bool {
-	for k, i := range f.sig.Values {
-		if !reflectx.Nilable(f.sig.ValueTypes[k]) || !isNil(out[i]) {
+	for _, i := range f.sig.Values {
+		if !isNil(out[i]) {
 			return false
 		}
 	}
 	return true
 }
 
-// isNil is v.IsNil for a value of a kind that can be nil, else false: a
-// codec may give an interface result as a value of its concrete type.
+// isNil is v.IsNil for a value of a kind that can be nil, else false (a
+// result of a type that cannot be nil is never None). It asks the value's
+// kind, not its declared type: a codec may give an interface result as a
+// value of its concrete type.
 func isNil(v reflect.Value) bool {
 	switch v.Kind() {
 	case reflect.Pointer, reflect.Slice, reflect.Map, reflect.Interface, reflect.Func, reflect.Chan, reflect.UnsafePointer:

@@ -285,14 +285,25 @@ func (st *fnState) bump(ok bool) {
 // says why). st.mu and the lock are held.
 func (st *fnState) bumpFile() {
 	var b [seqLen]byte
-	c := uint64(time.Now().UnixNano())
+	c := newSeq()
 	if n, _ := st.lockf.ReadAt(b[:], 0); n == seqLen {
 		if v := binary.LittleEndian.Uint64(b[:]); v >= seqFloor {
 			c = v + 1
 		}
 	}
+	_ = st.writeSeq(c) // a failed write leaves readers to the recheck, as without a counter
+}
+
+// newSeq is the first count of a counter a writer starts: the time in
+// nanoseconds (see seqFloor and mapSeqRW).
+func newSeq() uint64 { return uint64(time.Now().UnixNano()) }
+
+// writeSeq writes c over the counter of the lock file the writer holds.
+func (st *fnState) writeSeq(c uint64) error {
+	var b [seqLen]byte
 	binary.LittleEndian.PutUint64(b[:], c)
-	_, _ = st.lockf.WriteAt(b[:], 0) // a failed write leaves readers to the recheck, as without a counter
+	_, err := st.lockf.WriteAt(b[:], 0)
+	return err
 }
 
 // mapSeqRW maps the counter of the lock file the writer holds for writing,
@@ -314,9 +325,7 @@ func (st *fnState) mapSeqRW(restart bool) {
 		return
 	}
 	if restart || fi.Size() < seqLen {
-		var b [seqLen]byte
-		binary.LittleEndian.PutUint64(b[:], uint64(time.Now().UnixNano()))
-		if _, err := st.lockf.WriteAt(b[:], 0); err != nil {
+		if err := st.writeSeq(newSeq()); err != nil {
 			return
 		}
 		if fi, err = st.lockf.Stat(); err != nil || fi.Size() < seqLen {
