@@ -75,16 +75,21 @@ func FuzzDecode(f *testing.F) {
 		}
 		for _, p := range plans {
 			vals, err := p.Decode(b)
-			to := make([]reflect.Value, len(vals))
-			if len(vals) == 0 {
-				to = make([]reflect.Value, 2)
+			// DecodeTo into a list of its own and in place, into settable
+			// zero values as a hit's results are (the core's newResults).
+			to := make([]reflect.Value, len(p.types))
+			inPlace := make([]reflect.Value, len(p.types))
+			for i, typ := range p.types {
+				inPlace[i] = reflect.New(typ).Elem()
 			}
-			if errTo := p.DecodeTo(bytes.Clone(b), to); (errTo == nil) != (err == nil) {
-				t.Fatalf("Decode(%x) fails with %v, DecodeTo with %v", b, err, errTo)
-			} else if a := valuesOf(vals); err == nil && reflect.DeepEqual(a, valuesOf(vals)) && !reflect.DeepEqual(a, valuesOf(to)) {
-				// (A value holding a NaN is not DeepEqual to itself, nor
-				// then to anything: such inputs are compared for errors only.)
-				t.Fatalf("Decode(%x) and DecodeTo differ", b)
+			for _, list := range [][]reflect.Value{to, inPlace} {
+				if errTo := p.DecodeTo(bytes.Clone(b), list); (errTo == nil) != (err == nil) {
+					t.Fatalf("Decode(%x) fails with %v, DecodeTo with %v", b, err, errTo)
+				} else if a := valuesOf(vals); err == nil && reflect.DeepEqual(a, valuesOf(vals)) && !reflect.DeepEqual(a, valuesOf(list)) {
+					// (A value holding a NaN is not DeepEqual to itself, nor
+					// then to anything: such inputs are compared for errors only.)
+					t.Fatalf("Decode(%x) and DecodeTo differ", b)
+				}
 			}
 			if err != nil {
 				continue
