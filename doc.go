@@ -38,7 +38,8 @@
 // stale one is computed once, however many callers ask at the same time, in
 // this process or in others sharing the store; with next_time a stale value
 // is returned at once and refreshed in the background (one refresh per
-// stale period; a panic in it is recovered and logged). Results are stored
+// stale period; a panic in it is recovered and logged; WaitBackground waits
+// for refreshes under way to write their entries). Results are stored
 // only when the function succeeds (a non-nil error as its last result is
 // returned and never cached), and a nil result only with allow_none; a
 // function with no result besides an optional error returns "None" when it

@@ -1,9 +1,11 @@
 package cachier
 
 import (
+	"context"
 	"os"
 	"runtime/debug"
 	"strconv"
+	"sync"
 
 	"github.com/cachier-go/cachier/defaults"
 )
@@ -23,7 +25,24 @@ func maxWorkers() int {
 	return DefaultMaxWorkers
 }
 
-type pool struct{ sem chan struct{} }
+// WaitBackground blocks until no background task (a next_time refresh, a
+// cleanup_stale sweep) is running in this process, or ctx ends, and
+// returns ctx's error in that case. A refresh writes its new entry to the
+// store before it ends, so after WaitBackground returns the store holds
+// every refresh started before the call.
+//
+// Use it before removing a cache directory (a test's t.TempDir, say) and
+// at shutdown, to let refreshes under way finish writing. Tasks started
+// after it returns are not waited for.
+func WaitBackground(ctx context.Context) error { return background.wait(ctx) }
+
+type pool struct {
+	sem chan struct{}
+
+	mu      sync.Mutex
+	running int
+	idle    chan struct{} // closed when running drops to 0
+}
 
 func newPool(n int) *pool { return &pool{sem: make(chan struct{}, n)} }
 
@@ -33,17 +52,45 @@ func newPool(n int) *pool { return &pool{sem: make(chan struct{}, n)} }
 func (p *pool) try(task func()) bool {
 	select {
 	case p.sem <- struct{}{}:
+		p.mu.Lock()
+		if p.running == 0 {
+			p.idle = make(chan struct{})
+		}
+		p.running++
+		p.mu.Unlock()
 		go func() {
 			defer func() {
-				<-p.sem
 				if r := recover(); r != nil { // a background task never takes the process down
 					defaults.Logger().Error("cachier: a background task panicked", "panic", r, "stack", string(debug.Stack()))
 				}
+				p.mu.Lock()
+				if p.running--; p.running == 0 {
+					close(p.idle)
+				}
+				p.mu.Unlock()
+				<-p.sem
 			}()
 			task()
 		}()
 		return true
 	default:
 		return false
+	}
+}
+
+// wait blocks until no task of the pool is running, or ctx ends.
+func (p *pool) wait(ctx context.Context) error {
+	p.mu.Lock()
+	if p.running == 0 {
+		p.mu.Unlock()
+		return nil
+	}
+	idle := p.idle
+	p.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }

@@ -79,7 +79,16 @@ func (e *env) decorate(target any, extra string, opts ...cachier.Option) *cachie
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	e.t.Cleanup(func() { _ = h.ClearCache(context.Background()) })
+	e.t.Cleanup(func() {
+		// A next_time refresh or a cleanup may still be writing into the
+		// test's cache directory or namespace: let it end first.
+		wctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := cachier.WaitBackground(wctx); err != nil {
+			e.t.Errorf("background tasks still running at the end of the test: %v", err)
+		}
+		_ = h.ClearCache(context.Background())
+	})
 	return h
 }
 
