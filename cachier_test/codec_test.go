@@ -440,3 +440,48 @@ func TestCodecKeysOnMemory(t *testing.T) {
 		t.Errorf("global compress and codec refused on memory: %v", err)
 	}
 }
+
+// wrongCodec is the default codec under another name, whose plans decode
+// every entry as the string "wrong", whatever the result types: a custom
+// codec that breaks its contract.
+type wrongCodec struct{}
+
+func (wrongCodec) Name() string { return "wrong" }
+func (wrongCodec) Compile(types []reflect.Type) (codec.Compiled, error) {
+	p, err := codec.Default().Compile(types)
+	return wrongPlan{p}, err
+}
+
+type wrongPlan struct{ codec.Compiled }
+
+func (wrongPlan) Decode([]byte) ([]reflect.Value, error) {
+	return []reflect.Value{reflect.ValueOf("wrong")}, nil
+}
+
+func init() { defaults.RegisterCodec("wrong", wrongCodec{}) }
+
+// TestWrongCodecIsAMiss: a custom codec whose Decode returns values of
+// other types than the function's results makes a hit a miss (the function
+// is called, its result returned and stored again), never a panic. Before
+// the codec checked them, the hit panicked in reflect.Value.Set.
+func TestWrongCodecIsAMiss(t *testing.T) {
+	defaults.Reset()
+	t.Cleanup(defaults.Reset)
+	buf := testenv.CaptureLogs(t)
+	var calls atomic.Int32
+	f := func(ctx context.Context, id int) (int, error) { calls.Add(1); return id * 3, nil }
+	if err := cachier.Decorate(&f, cachier.Tag("backend=file,codec=wrong,name=codec.wrong,cache_dir="+t.TempDir())); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if got, err := f(context.Background(), 5); got != 15 || err != nil {
+			t.Fatalf("call %d: got %d, %v; want 15", i, got, err)
+		}
+	}
+	if calls.Load() != 3 {
+		t.Fatalf("%d calls, want 3: every entry is undecodable", calls.Load())
+	}
+	if !strings.Contains(buf.String(), "cannot decode a cached entry") || !strings.Contains(buf.String(), "as a string") {
+		t.Errorf("the log does not say why:\n%s", buf)
+	}
+}

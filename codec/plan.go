@@ -125,8 +125,10 @@ func (p *Plan) Append(dst []byte, vals []reflect.Value) ([]byte, error) {
 
 // Decode decodes an entry that Encode wrote. An entry of another codec,
 // format version or set of result types fails with ErrMismatch; a
-// malformed one with an error (ErrCorrupt, ErrTooDeep, ...). It never
-// panics, and allocates at most a small multiple of the decoded payload.
+// malformed one with an error (ErrCorrupt, ErrTooDeep, ...), and so do
+// values of a custom codec that are not one of each result type (ErrCorrupt).
+// It never panics, and allocates at most a small multiple of the decoded
+// payload.
 //
 // The values may alias b: large []byte and string values of the default
 // codec are slices of b, not copies (a Compiled plan of another codec may
@@ -140,7 +142,14 @@ func (p *Plan) Decode(b []byte) ([]reflect.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	return p.c.Decode(payload)
+	out, err := p.c.Decode(payload)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.checkDecoded(out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // DecodeTo is Decode into vals, which holds one value per result type: for
@@ -168,14 +177,35 @@ func (p *Plan) DecodeTo(b []byte, vals []reflect.Value) error {
 	if err != nil {
 		return err
 	}
-	if len(out) != len(vals) {
-		return fmt.Errorf("codec: %s decoded %d values, want %d", p.codec.Name(), len(out), len(vals))
+	if err := p.checkDecoded(out); err != nil {
+		return err
 	}
 	for i, v := range out {
 		if settableAs(vals[i], p.types[i]) {
 			vals[i].Set(v)
 		} else {
 			vals[i] = v
+		}
+	}
+	return nil
+}
+
+// checkDecoded reports values of a Compiled plan's Decode that are not one
+// value of each result type, as ErrCorrupt: a codec that breaks its
+// contract gets a miss, not a panic where the values are set or returned.
+// A value of an interface result may be of a concrete type implementing
+// it; any other value must be of its result's exact type.
+func (p *Plan) checkDecoded(out []reflect.Value) error {
+	if len(out) != len(p.types) {
+		return fmt.Errorf("%w: codec %s decoded %d values, want %d", ErrCorrupt, p.codec.Name(), len(out), len(p.types))
+	}
+	for i, v := range out {
+		t := p.types[i]
+		if !v.IsValid() {
+			return fmt.Errorf("%w: codec %s decoded result %d (%v) as an invalid reflect.Value", ErrCorrupt, p.codec.Name(), i, t)
+		}
+		if vt := v.Type(); vt != t && (t.Kind() != reflect.Interface || !vt.Implements(t)) {
+			return fmt.Errorf("%w: codec %s decoded result %d (%v) as a %v", ErrCorrupt, p.codec.Name(), i, t, vt)
 		}
 	}
 	return nil
