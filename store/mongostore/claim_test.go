@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"syscall"
 	"testing"
 	"time"
 
@@ -53,7 +52,7 @@ func TestDeadTakeoverBlocksOneMarkTTL(t *testing.T) {
 	if !errors.As(err, &exit) {
 		t.Fatalf("child: %v, want it killed; output:\n%s", err, out)
 	}
-	if ws, ok := exit.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+	if !killed(exit) {
 		t.Fatalf("child ended with %v, want SIGKILL; output:\n%s", exit, out)
 	}
 
