@@ -101,6 +101,24 @@ func ExampleWithMaxAge() {
 	// Output: 1 1 2
 }
 
+// With next_time a stale entry is returned at once and refreshed in the
+// background; WaitBackground waits for the refresh to be stored.
+func ExampleWaitBackground() {
+	f, _ := counted()
+	if err := cachier.Decorate(&f, cachier.Tag("backend=memory,name=example.wait,next_time")); err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	a, _ := f(ctx, 1)
+	b, _ := f(cachier.WithMaxAge(ctx, -1), 1) // stale: the old value, a refresh behind
+	if err := cachier.WaitBackground(ctx); err != nil {
+		log.Fatal(err)
+	}
+	c, _ := f(ctx, 1) // the refreshed entry
+	fmt.Println(a, b, c)
+	// Output: 1 1 2
+}
+
 // WithSkipCache bypasses the cache for one call.
 func ExampleWithSkipCache() {
 	f, _ := counted()
