@@ -887,6 +887,9 @@ func fillMapReflect(c *typeCodec, t reflect.Type, kc, vc *typeCodec) {
 	c.min = 1
 	entryMin := satAdd(kc.min, vc.min)
 	temps := &mapTemps{kt: kt, vt: vt}
+	// A key holding an interface may decode to a value of a type that is
+	// not comparable (a []any, say): inserting it would panic.
+	checkKey := holdsInterface(kt)
 	c.enc = func(e *encoder, p unsafe.Pointer) error {
 		m := reflect.NewAt(t, p).Elem()
 		if m.IsNil() {
@@ -943,6 +946,9 @@ func fillMapReflect(c *typeCodec, t reflect.Type, kc, vc *typeCodec) {
 				if err := kc.dec(d, tmp.kp); err != nil {
 					return err
 				}
+				if checkKey && !tmp.k.Comparable() {
+					return fmt.Errorf("%w: a map key of a type that is not comparable", ErrCorrupt)
+				}
 				if err := vc.dec(d, tmp.vp); err != nil {
 					return err
 				}
@@ -956,6 +962,24 @@ func fillMapReflect(c *typeCodec, t reflect.Type, kc, vc *typeCodec) {
 		dst.Set(m)
 		return nil
 	}
+}
+
+// holdsInterface reports whether a value of the comparable type t may hold
+// an interface value, whose dynamic type need not be comparable.
+func holdsInterface(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Interface:
+		return true
+	case reflect.Array:
+		return holdsInterface(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if holdsInterface(t.Field(i).Type) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // mapTemps pools the key and value variables a map's entries go through,
