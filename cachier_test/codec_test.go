@@ -485,3 +485,52 @@ func TestWrongCodecIsAMiss(t *testing.T) {
 		t.Errorf("the log does not say why:\n%s", buf)
 	}
 }
+
+// panicsUnmarshal is a result type whose UnmarshalJSON panics, as a user's
+// may on input it did not expect; panicsMarshal one whose MarshalJSON does.
+type panicsUnmarshal struct{ N int }
+
+func (*panicsUnmarshal) UnmarshalJSON([]byte) error { panic("UnmarshalJSON") }
+
+type panicsMarshal struct{ N int }
+
+func (panicsMarshal) MarshalJSON() ([]byte, error) { panic("MarshalJSON") }
+
+// TestPanickingCodecIsAMiss: a panic in the codec's code or in a method it
+// calls on a result (here encoding/json calling MarshalJSON and
+// UnmarshalJSON) fails no call: an entry that panics decoding is a miss,
+// a result that panics encoding is returned and not stored. Before,
+// every hit of the first function and every call of the second panicked
+// (the panic passes through encoding/json).
+func TestPanickingCodecIsAMiss(t *testing.T) {
+	defaults.Reset()
+	t.Cleanup(defaults.Reset)
+	buf := testenv.CaptureLogs(t)
+	var calls atomic.Int32
+	un := func(ctx context.Context, id int) (panicsUnmarshal, error) {
+		calls.Add(1)
+		return panicsUnmarshal{id}, nil
+	}
+	m := func(ctx context.Context, id int) (panicsMarshal, error) { calls.Add(1); return panicsMarshal{id}, nil }
+	dir := t.TempDir()
+	if err := cachier.Decorate(&un, cachier.Tag("backend=file,codec=json,name=codec.panics.un,cache_dir="+dir)); err != nil {
+		t.Fatal(err)
+	}
+	if err := cachier.Decorate(&m, cachier.Tag("backend=file,codec=json,name=codec.panics.m,cache_dir="+dir)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if got, err := un(context.Background(), 5); got.N != 5 || err != nil {
+			t.Fatalf("call %d: got %v, %v; want {5}", i, got, err)
+		}
+		if got, err := m(context.Background(), 5); got.N != 5 || err != nil {
+			t.Fatalf("call %d: got %v, %v; want {5}", i, got, err)
+		}
+	}
+	if calls.Load() != 6 {
+		t.Fatalf("%d calls, want 6: no entry decodes, and none is written", calls.Load())
+	}
+	if s := buf.String(); !strings.Contains(s, "UnmarshalJSON") || !strings.Contains(s, "MarshalJSON") || !strings.Contains(s, "panicked") {
+		t.Errorf("the log does not say why:\n%s", s)
+	}
+}

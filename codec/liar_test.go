@@ -47,6 +47,7 @@ func TestLyingCodecIsAnError(t *testing.T) {
 		{"named for its underlying", []reflect.Type{intT}, []reflect.Value{reflect.ValueOf(named(7))}, false},
 		{"not implementing", []reflect.Type{errT}, []reflect.Value{reflect.ValueOf(7)}, false},
 		{"invalid", []reflect.Type{intT}, []reflect.Value{{}}, false},
+		{"read from an unexported field", []reflect.Type{intT}, []reflect.Value{reflect.ValueOf(struct{ n int }{7}).Field(0)}, false},
 		{"too few", []reflect.Type{intT, intT}, []reflect.Value{reflect.ValueOf(7)}, false},
 		{"too many", []reflect.Type{intT}, []reflect.Value{reflect.ValueOf(7), reflect.ValueOf(8)}, false},
 	} {

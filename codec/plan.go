@@ -43,7 +43,7 @@ const (
 type Plan struct {
 	codec    Codec
 	c        Compiled
-	to       decoderTo // c, when it decodes into lists of the caller's
+	to       decoderTo // c, when it is the default codec's plan, which decodes into lists of the caller's
 	types    []reflect.Type
 	header   []byte // with compression 0
 	compress byte
@@ -66,17 +66,53 @@ func NewPlan(c Codec, types []reflect.Type, compress string) (*Plan, error) {
 	default:
 		return nil, fmt.Errorf("codec: compression %q: want none, s2 or zstd", compress)
 	}
-	compiled, err := c.Compile(types)
+	compiled, err := compile(c, types)
 	if err != nil {
 		return nil, err
 	}
 	p.c = compiled
-	p.to, _ = compiled.(decoderTo)
+	// Only the default codec's plan decodes into the caller's list: the
+	// values of another codec's are checked (checkDecoded) before they are
+	// set, which a DecodeTo of its own would bypass.
+	if bp, ok := compiled.(*binaryPlan); ok {
+		p.to = bp
+	}
 	h := []byte{magic0, magic1, formatVersion, compressNone, byte(len(name))}
 	h = append(h, name...)
 	h = binary.LittleEndian.AppendUint64(h, Fingerprint(name, types))
 	p.header = h
 	return p, nil
+}
+
+// compile is c.Compile, with a panic or a nil plan as an error: a custom
+// codec is the user's code.
+func compile(c Codec, types []reflect.Type) (compiled Compiled, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			compiled, err = nil, fmt.Errorf("codec: codec %s: Compile panicked: %v", c.Name(), r)
+		}
+	}()
+	compiled, err = c.Compile(types)
+	if err == nil && compiled == nil {
+		err = fmt.Errorf("codec: codec %s: Compile returned no plan", c.Name())
+	}
+	return compiled, err
+}
+
+// recovered turns a panic of the codec's plan, deferred around a call of
+// it, into *err: a custom codec, and the methods a codec calls (a result
+// type's MarshalJSON, GobEncode, UnmarshalJSON, ...), are the user's code,
+// and a failure to encode or decode an entry must not fail the call.
+// Decoding panics are ErrCorrupt, since bytes a store handed back may
+// cause them.
+func (p *Plan) recovered(op string, err *error) {
+	if r := recover(); r != nil {
+		if op == "Encode" {
+			*err = fmt.Errorf("codec: codec %s: Encode panicked: %v", p.codec.Name(), r)
+		} else {
+			*err = fmt.Errorf("%w: codec %s: %s panicked: %v", ErrCorrupt, p.codec.Name(), op, r)
+		}
+	}
 }
 
 // Codec returns the plan's codec.
@@ -90,18 +126,25 @@ func (p *Plan) Encode(vals []reflect.Value) ([]byte, error) {
 // Payload returns the codec's encoding of vals alone, without the header
 // and uncompressed: the size of a result where no entry is stored (the
 // memory store measures results with it).
-func (p *Plan) Payload(vals []reflect.Value) ([]byte, error) {
+func (p *Plan) Payload(vals []reflect.Value) (b []byte, err error) {
+	defer p.recovered("Encode", &err)
 	return p.c.Encode(nil, vals)
 }
 
-// Append appends the entry of vals to dst.
+// Append appends the entry of vals to dst. A failure of the codec to
+// encode them, a panic in its code (or in a method it calls, such as a
+// result's MarshalJSON) included, is an error, and dst is returned as it
+// was.
 func (p *Plan) Append(dst []byte, vals []reflect.Value) ([]byte, error) {
 	start := len(dst)
 	b := append(dst, p.header...)
 	hl := len(b)
-	b, err := p.c.Encode(b, vals)
+	b, err := p.encode(b, vals)
 	if err != nil {
 		return dst[:start], err
+	}
+	if len(b) < hl || !bytes.Equal(b[start:hl], p.header) {
+		return dst[:start], fmt.Errorf("codec: codec %s: Encode did not append to the slice it was given", p.codec.Name())
 	}
 	payload := b[hl:]
 	if p.compress == compressNone || len(payload) < MinCompressSize {
@@ -123,12 +166,25 @@ func (p *Plan) Append(dst []byte, vals []reflect.Value) ([]byte, error) {
 	return append(out, z...), nil
 }
 
+// encode is p.c.Encode, a panic in it an error.
+func (p *Plan) encode(dst []byte, vals []reflect.Value) (b []byte, err error) {
+	defer p.recovered("Encode", &err)
+	return p.c.Encode(dst, vals)
+}
+
+// decode is p.c.Decode, a panic in it an error.
+func (p *Plan) decode(payload []byte) (out []reflect.Value, err error) {
+	defer p.recovered("Decode", &err)
+	return p.c.Decode(payload)
+}
+
 // Decode decodes an entry that Encode wrote. An entry of another codec,
 // format version or set of result types fails with ErrMismatch; a
 // malformed one with an error (ErrCorrupt, ErrTooDeep, ...), and so do
 // values of a custom codec that are not one of each result type (ErrCorrupt).
-// It never panics, and allocates at most a small multiple of the decoded
-// payload.
+// It never panics: a panic in the codec's code, or in a method it calls
+// (a result's UnmarshalJSON, say), is ErrCorrupt. It allocates at most a
+// small multiple of the decoded payload.
 //
 // The values may alias b: large []byte and string values of the default
 // codec are slices of b, not copies (a Compiled plan of another codec may
@@ -142,7 +198,7 @@ func (p *Plan) Decode(b []byte) ([]reflect.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := p.c.Decode(payload)
+	out, err := p.decode(payload)
 	if err != nil {
 		return nil, err
 	}
@@ -171,9 +227,9 @@ func (p *Plan) DecodeTo(b []byte, vals []reflect.Value) error {
 		return err
 	}
 	if p.to != nil {
-		return p.to.DecodeTo(payload, vals)
+		return p.decodeTo(payload, vals)
 	}
-	out, err := p.c.Decode(payload)
+	out, err := p.decode(payload)
 	if err != nil {
 		return err
 	}
@@ -190,11 +246,19 @@ func (p *Plan) DecodeTo(b []byte, vals []reflect.Value) error {
 	return nil
 }
 
+// decodeTo is p.to.DecodeTo, a panic in it an error.
+func (p *Plan) decodeTo(payload []byte, vals []reflect.Value) (err error) {
+	defer p.recovered("DecodeTo", &err)
+	return p.to.DecodeTo(payload, vals)
+}
+
 // checkDecoded reports values of a Compiled plan's Decode that are not one
 // value of each result type, as ErrCorrupt: a codec that breaks its
 // contract gets a miss, not a panic where the values are set or returned.
 // A value of an interface result may be of a concrete type implementing
-// it; any other value must be of its result's exact type.
+// it; any other value must be of its result's exact type; and no value may
+// be one reflect read from an unexported field, which neither Set nor a
+// reflect.MakeFunc function accepts.
 func (p *Plan) checkDecoded(out []reflect.Value) error {
 	if len(out) != len(p.types) {
 		return fmt.Errorf("%w: codec %s decoded %d values, want %d", ErrCorrupt, p.codec.Name(), len(out), len(p.types))
@@ -206,6 +270,9 @@ func (p *Plan) checkDecoded(out []reflect.Value) error {
 		}
 		if vt := v.Type(); vt != t && (t.Kind() != reflect.Interface || !vt.Implements(t)) {
 			return fmt.Errorf("%w: codec %s decoded result %d (%v) as a %v", ErrCorrupt, p.codec.Name(), i, t, vt)
+		}
+		if !v.CanInterface() { // read from an unexported field: neither set nor returned
+			return fmt.Errorf("%w: codec %s decoded result %d (%v) as a value obtained from an unexported field", ErrCorrupt, p.codec.Name(), i, t)
 		}
 	}
 	return nil
