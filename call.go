@@ -615,7 +615,19 @@ func (f *fn) key(args []reflect.Value) (string, error) {
 	for i, j := range f.sig.KeyArgs {
 		boxed[i] = args[j].Interface()
 	}
-	k, err := f.hash(boxed)
+	return f.customKey(boxed)
+}
+
+// customKey calls the custom key function f.hash. It is the user's code:
+// a panic in it is an error, which makes the call uncached (or fails
+// Precache and Forget), as an error it returned would.
+func (f *fn) customKey(args []any) (k string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			k, err = "", fmt.Errorf("hash_func panicked: %v", r)
+		}
+	}()
+	k, err = f.hash(args)
 	if err == nil && k == "" {
 		err = errors.New("hash_func returned an empty key")
 	}

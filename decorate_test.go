@@ -452,3 +452,39 @@ func TestMaxWorkersBoundsRefreshes(t *testing.T) {
 	}
 	close(release)
 }
+
+// TestHashFuncPanicIsUncached: a custom key function that panics makes the
+// call uncached (the function is called, its result returned, the reason
+// logged) and Precache and Forget fail with an error. Before, the panic
+// went to the caller of the decorated function.
+func TestHashFuncPanicIsUncached(t *testing.T) {
+	reset(t)
+	buf := testenv.CaptureLogs(t)
+	boom := func([]any) (string, error) { panic("key function broke") }
+	var calls atomic.Int64
+	f := func(x int) int { calls.Add(1); return x * 2 }
+	if err := cachier.Decorate(&f, runTag("name=test.hashpanic,backend=memory"), cachier.WithHashFunc(boom)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if got := f(21); got != 42 {
+			t.Fatalf("call %d: %d, want 42", i, got)
+		}
+	}
+	if calls.Load() != 2 {
+		t.Errorf("%d calls, want 2 (uncached)", calls.Load())
+	}
+	if !strings.Contains(buf.String(), "key function broke") {
+		t.Errorf("the log does not say why:\n%s", buf)
+	}
+	h, err := cachier.Of(&f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Precache(ctx, 1, 2); err == nil || !strings.Contains(err.Error(), "panicked") {
+		t.Errorf("Precache: %v, want an error that says the key function panicked", err)
+	}
+	if err := h.Forget(ctx, 2); err == nil || !strings.Contains(err.Error(), "panicked") {
+		t.Errorf("Forget: %v, want an error that says the key function panicked", err)
+	}
+}

@@ -70,7 +70,9 @@ import (
 
 // Func computes the key of a call from its arguments (context and receiver
 // left out). Equal arguments must give equal keys in every process that
-// shares a store; a key must be a non-empty printable string.
+// shares a store; a key must be a non-empty printable string. An error, or
+// a panic, makes the call uncached: the function is called, its result
+// returned and not stored.
 type Func func(args []any) (string, error)
 
 // Default is the structural key function, on boxed arguments. The cachier
