@@ -79,7 +79,7 @@ func TestEmbeddedStructsAreDecorated(t *testing.T) {
 		Own func(int) int `cachier:"backend=memory"`
 	}
 	s := outer{Inner: Inner{Get: count}, PInner: &PInner{Put: count}, Own: count}
-	if err := cachier.Decorate(&s); err != nil {
+	if err := cachier.Decorate(&s, runTag("")); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
@@ -178,7 +178,7 @@ func TestSelfEmbeddingStructDecoratedOnce(t *testing.T) {
 	var calls atomic.Int64
 	l := &Loop{Get: func(x int) int { calls.Add(1); return x }}
 	l.Loop = l
-	if err := cachier.Decorate(l); err != nil {
+	if err := cachier.Decorate(l, runTag("")); err != nil {
 		t.Fatal(err)
 	}
 	l.Get(1)

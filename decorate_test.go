@@ -109,7 +109,7 @@ func TestDecorateLeavesOthersAlone(t *testing.T) {
 	var calls atomic.Int64
 	count := func(x int) int { calls.Add(1); return x }
 	s := svc{Tagged: count, Untagged: count, Skipped: count, NotFunc: 3, private: count}
-	if err := cachier.Decorate(&s); err != nil {
+	if err := cachier.Decorate(&s, runTag("")); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
@@ -155,7 +155,7 @@ func TestReceiverNotInKey(t *testing.T) {
 		r.calls.Add(1)
 		return fmt.Sprint("row", id), nil
 	}
-	if err := cachier.Decorate(&r1); err != nil {
+	if err := cachier.Decorate(&r1, runTag("")); err != nil {
 		t.Fatal(err)
 	}
 	r2 := &Repo{} // another receiver: same key
@@ -227,7 +227,7 @@ func TestPerCallDefaults(t *testing.T) {
 	}
 	count := func(int) int64 { return calls.Add(1) }
 	s := svc{Global: count, Own: count}
-	if err := cachier.Decorate(&s); err != nil {
+	if err := cachier.Decorate(&s, runTag("")); err != nil {
 		t.Fatal(err)
 	}
 	s.Global(1)
@@ -430,7 +430,7 @@ func TestMaxWorkersBoundsRefreshes(t *testing.T) {
 		}
 		return x, nil
 	}
-	if err := cachier.Decorate(&f, cachier.Tag("name=test.workers,backend=memory,next_time")); err != nil {
+	if err := cachier.Decorate(&f, runTag("name=test.workers,backend=memory,next_time")); err != nil {
 		t.Fatal(err)
 	}
 	const keys = cachier.DefaultMaxWorkers + 4

@@ -279,9 +279,13 @@ var runSeq atomic.Int64
 // run again in one process (go test -count=N) never finds the entries of
 // its previous run in the process's memory store.
 func runTag(spec string) cachier.Option {
-	prefix := fmt.Sprintf("key_prefix=run%d", runSeq.Add(1))
+	prefix := runPrefix()
 	if spec == "" {
 		return cachier.Tag(prefix)
 	}
 	return cachier.Tag(spec + "," + prefix)
 }
+
+// runPrefix is the key_prefix=... option runTag adds, for a test that
+// gives several functions the same one.
+func runPrefix() string { return fmt.Sprintf("key_prefix=run%d", runSeq.Add(1)) }

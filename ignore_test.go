@@ -24,7 +24,8 @@ func TestIgnoreArgs(t *testing.T) {
 		return "body of " + url, nil
 	}
 	f := fetch
-	if err := cachier.Decorate(&f, cachier.Tag("backend=memory,name=test.ignore,ignore_args=2|3")); err != nil {
+	kp := runPrefix() // a run of its own (go test -count=N), shared by f and g2 below
+	if err := cachier.Decorate(&f, cachier.Tag("backend=memory,name=test.ignore,ignore_args=2|3,"+kp)); err != nil {
 		t.Fatalf("Decorate with ignore_args: %v", err)
 	}
 	c1, c2 := &http.Client{}, &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return nil }}
@@ -58,7 +59,7 @@ func TestIgnoreArgs(t *testing.T) {
 	}
 	// The identity follows ignore_args: keys of another shape start afresh.
 	g2 := fetch
-	if err := cachier.Decorate(&g2, cachier.Tag("backend=memory,name=test.ignore,ignore_args=1|2|3")); err != nil {
+	if err := cachier.Decorate(&g2, cachier.Tag("backend=memory,name=test.ignore,ignore_args=1|2|3,"+kp)); err != nil {
 		t.Fatal(err)
 	}
 	h2, _ := cachier.Of(&g2)
