@@ -20,9 +20,21 @@ import (
 
 var ctx = context.Background()
 
+// reset restores the global defaults for the test, and again at its end,
+// after the background tasks the test started (next_time refreshes,
+// cleanups) have ended: one still running would hold a worker of the
+// process-wide pool that the next test's refresh needs, or write into the
+// test's t.TempDir while it is removed.
 func reset(t *testing.T) {
 	defaults.Reset()
-	t.Cleanup(defaults.Reset)
+	t.Cleanup(func() {
+		wctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := cachier.WaitBackground(wctx); err != nil {
+			t.Errorf("background tasks still running at the end of the test: %v", err)
+		}
+		defaults.Reset()
+	})
 }
 
 func TestDecorateErrors(t *testing.T) {
@@ -421,6 +433,7 @@ func TestMaxWorkersBoundsRefreshes(t *testing.T) {
 	// With every worker busy on blocked refreshes, further stale keys get
 	// their stale value and no refresh, and nothing deadlocks.
 	release := make(chan struct{})
+	defer close(release) // also on failure: reset's cleanup waits for the refreshes
 	var started atomic.Int64
 	var first sync.Map
 	f := func(ctx context.Context, x int) (int, error) {
@@ -450,7 +463,6 @@ func TestMaxWorkersBoundsRefreshes(t *testing.T) {
 	if got := started.Load(); got != cachier.DefaultMaxWorkers {
 		t.Fatalf("%d refreshes running, want the bound %d", got, cachier.DefaultMaxWorkers)
 	}
-	close(release)
 }
 
 // TestHashFuncPanicIsUncached: a custom key function that panics makes the
