@@ -24,8 +24,9 @@ func TestRegisterCodec(t *testing.T) {
 		t.Error("an unregistered name was found")
 	}
 	c := namedCodec{codec.Default()}
-	defaults.RegisterCodec("test-named", c)
-	if got, ok := defaults.LookupCodec("test-named"); !ok || !reflect.DeepEqual(got, codec.Codec(c)) {
+	named := perRun("test-named")
+	defaults.RegisterCodec(named, c)
+	if got, ok := defaults.LookupCodec(named); !ok || !reflect.DeepEqual(got, codec.Codec(c)) {
 		t.Errorf("LookupCodec after RegisterCodec = %v, %v", got, ok)
 	}
 	for name, reg := range map[string]func(){
@@ -33,7 +34,7 @@ func TestRegisterCodec(t *testing.T) {
 		"empty name":     func() { defaults.RegisterCodec("", c) },
 		"built-in name":  func() { defaults.RegisterCodec("gob", c) },
 		"default's name": func() { defaults.RegisterCodec("cachier", c) },
-		"twice":          func() { defaults.RegisterCodec("test-named", c) },
+		"twice":          func() { defaults.RegisterCodec(named, c) },
 	} {
 		func() {
 			defer func() {

@@ -2,7 +2,9 @@ package defaults_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -151,21 +153,29 @@ func TestCacheDir(t *testing.T) {
 	}
 }
 
+var runs atomic.Int64
+
+// perRun returns name made unique to this run of a test: the registries
+// cannot forget a name, and go test -count=N runs the test again in the
+// same process.
+func perRun(name string) string { return fmt.Sprintf("%s-%d", name, runs.Add(1)) }
+
 func TestRegister(t *testing.T) {
 	s := memstore.New()
-	defaults.Register("defaults-test", s)
-	if got, ok := defaults.LookupStore("defaults-test"); !ok || got != s {
+	name := perRun("defaults-test")
+	defaults.Register(name, s)
+	if got, ok := defaults.LookupStore(name); !ok || got != s {
 		t.Error("LookupStore did not find the registered store")
 	}
-	mustPanic(t, "Register twice", func() { defaults.Register("defaults-test", s) })
+	mustPanic(t, "Register twice", func() { defaults.Register(name, s) })
 	mustPanic(t, "Register nil", func() { defaults.Register("nil-store", nil) })
 	mustPanic(t, "Register memory", func() { defaults.Register("memory", s) })
 	f := func(args []any) (string, error) { return "k", nil }
-	defaults.RegisterHashFunc("defaults-test", f)
-	if _, ok := defaults.LookupHashFunc("defaults-test"); !ok {
+	defaults.RegisterHashFunc(name, f)
+	if _, ok := defaults.LookupHashFunc(name); !ok {
 		t.Error("LookupHashFunc did not find the registered func")
 	}
-	mustPanic(t, "RegisterHashFunc twice", func() { defaults.RegisterHashFunc("defaults-test", f) })
+	mustPanic(t, "RegisterHashFunc twice", func() { defaults.RegisterHashFunc(name, f) })
 }
 
 func mustPanic(t *testing.T, what string, f func()) {
