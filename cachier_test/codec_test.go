@@ -331,7 +331,7 @@ var compiles, encodes, decodes atomic.Int32
 func TestMemoryHitsDecodeNothing(t *testing.T) {
 	var calls atomic.Int32
 	f := func(n int) string { calls.Add(1); return strings.Repeat("x", n) }
-	if err := cachier.Decorate(&f, cachier.Tag("backend=memory,codec=counting,entry_size_limit=100,name=codec.memory")); err != nil {
+	if err := cachier.Decorate(&f, cachier.Tag("backend=memory,codec=counting,entry_size_limit=100,name=codec.memory-"+uniq())); err != nil {
 		t.Fatal(err)
 	}
 	e0, d0 := encodes.Load(), decodes.Load()
