@@ -82,14 +82,22 @@ func (e *env) decorate(target any, extra string, opts ...cachier.Option) *cachie
 	e.t.Cleanup(func() {
 		// A next_time refresh or a cleanup may still be writing into the
 		// test's cache directory or namespace: let it end first.
-		wctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := cachier.WaitBackground(wctx); err != nil {
-			e.t.Errorf("background tasks still running at the end of the test: %v", err)
-		}
+		waitBackground(e.t)
 		_ = h.ClearCache(context.Background())
 	})
 	return h
+}
+
+// waitBackground waits (boundedly) for the process's background tasks,
+// next_time refreshes and cleanups, to end: before a test's store, its
+// database handle or its t.TempDir goes.
+func waitBackground(t testing.TB) {
+	t.Helper()
+	wctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := cachier.WaitBackground(wctx); err != nil {
+		t.Errorf("background tasks still running at the end of the test: %v", err)
+	}
 }
 
 // counter is a function body that counts its calls.
