@@ -209,3 +209,93 @@ func (s *hangingGet) Get(ctx context.Context, fn, key string) (store.Entry, erro
 	}
 	return s.switchable.Get(ctx, fn, key)
 }
+
+// panicky is a plain store over a memory store whose method named in
+// panics panics (a custom store that breaks its contract), counting the
+// panics.
+type panicky struct {
+	store.Store
+	panics string
+	n      atomic.Int64
+	marks  atomic.Int64
+}
+
+func (s *panicky) maybe(op string) {
+	if op == s.panics {
+		s.n.Add(1)
+		panic("the store's " + op + " broke")
+	}
+}
+
+func (s *panicky) Get(ctx context.Context, fn, key string) (store.Entry, error) {
+	s.maybe("Get")
+	return s.Store.Get(ctx, fn, key)
+}
+
+func (s *panicky) Set(ctx context.Context, fn, key string, e store.Entry) error {
+	s.maybe("Set")
+	return s.Store.Set(ctx, fn, key, e)
+}
+
+func (s *panicky) Mark(ctx context.Context, fn, key, owner string, ttl time.Duration) (bool, error) {
+	if s.marks.Add(1) > 1 { // the heartbeat's renewals, past a call's own mark
+		s.maybe("renewing Mark")
+	}
+	s.maybe("Mark")
+	return s.Store.Mark(ctx, fn, key, owner, ttl)
+}
+
+func (s *panicky) Unmark(ctx context.Context, fn, key, owner string) error {
+	s.maybe("Unmark")
+	return s.Store.Unmark(ctx, fn, key, owner)
+}
+
+func (s *panicky) DeleteStale(ctx context.Context, fn string, cutoff time.Time) error {
+	s.maybe("DeleteStale")
+	return s.Store.DeleteStale(ctx, fn, cutoff)
+}
+
+// TestPanickingStoreFailsNoCall: a store whose method panics is a failing
+// store: the call returns the function's result, the failure is logged,
+// and a panic in the heartbeat's renewal of a mark or in a cleanup, which
+// no caller could recover, does not take the process down. Before, the
+// panic went to the caller (Get, Mark, Set, Unmark) or ended the process
+// (the heartbeat).
+func TestPanickingStoreFailsNoCall(t *testing.T) {
+	for _, op := range []string{"Get", "Mark", "Set", "Unmark", "renewing Mark", "DeleteStale"} {
+		// Failures of Unmark and of the heartbeat's renewals are ignored:
+		// they leave a mark to expire.
+		logged := op != "Unmark" && op != "renewing Mark"
+		t.Run(op, func(t *testing.T) {
+			reset(t)
+			buf := testenv.CaptureLogs(t)
+			st := &panicky{Store: memstore.New(), panics: op}
+			var calls atomic.Int64
+			f := func(x int) (int, error) {
+				if calls.Add(1) == 1 && op == "renewing Mark" {
+					waitFor(t, "the heartbeat to renew the mark", func() bool { return st.n.Load() > 0 })
+				}
+				if op == "Unmark" { // a failure is not stored: the mark is removed
+					return 0, errDown
+				}
+				return x * 2, nil
+			}
+			tag := "name=test.panicky,backend=panicky,mark_ttl=30ms,stale_after=1h,cleanup_stale,cleanup_interval=1ns"
+			if err := cachier.Decorate(&f, runTag(tag), cachier.WithStore("panicky", st)); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := f(21); got != 42 && err != errDown {
+				t.Fatalf("%d, %v: want 42 or the function's error", got, err)
+			}
+			if err := cachier.WaitBackground(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if st.n.Load() == 0 {
+				t.Fatalf("the store's %s was never called", op)
+			}
+			if logged && !strings.Contains(buf.String(), "the store's "+op+" broke") {
+				t.Errorf("the log does not say why:\n%s", buf)
+			}
+		})
+	}
+}

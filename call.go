@@ -256,7 +256,7 @@ func (c *callState) lookup() (out []reflect.Value, t time.Time, found bool, err 
 		}
 		return v.([]reflect.Value), t, true, nil
 	}
-	e, err := f.st.Get(c.ctx, f.name, c.key)
+	e, err := f.get(c.ctx, c.key)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			f.storeOK()
@@ -355,7 +355,7 @@ func (c *callState) computeMarked(staleTime time.Time) []reflect.Value {
 		return f.callOrig(c.args)
 	}
 	owner := newOwner()
-	acquired, err := f.st.Mark(c.ctx, f.name, c.key, owner, f.p.MarkTTL)
+	acquired, err := f.mark(c.ctx, c.key, owner)
 	if err != nil {
 		c.storeFailed("mark", err)
 		c.say("store failed: calling the function uncached", "error", err)
@@ -377,7 +377,7 @@ func (c *callState) computeMarked(staleTime time.Time) []reflect.Value {
 		// and the mark it released by storing): look again before
 		// computing.
 		if out, ok := c.newerEntry(staleTime); ok {
-			_ = f.st.Unmark(c.ctx, f.name, c.key, owner)
+			_ = f.unmark(c.ctx, c.key, owner)
 			c.say("stored by another process meanwhile")
 			if waited {
 				c.waited() // the result we waited for, found a step late
@@ -388,7 +388,7 @@ func (c *callState) computeMarked(staleTime time.Time) []reflect.Value {
 		defer func() {
 			stop()
 			if !stored && c.storeUp() { // failed, panicking or not stored: let others compute
-				_ = f.st.Unmark(context.WithoutCancel(c.ctx), f.name, c.key, owner)
+				_ = f.unmark(context.WithoutCancel(c.ctx), c.key, owner)
 			}
 		}()
 	}
@@ -420,7 +420,7 @@ func (c *callState) waitOther(owner string, staleTime time.Time) (out []reflect.
 				window = min(window, max(c.p.waitTimeout-time.Since(start), time.Millisecond))
 			}
 			wctx, cancel := context.WithTimeout(c.ctx, window)
-			err := w.Wait(wctx, f.name, c.key)
+			err := f.wait(wctx, w, c.key)
 			cancel()
 			if err != nil && c.ctx.Err() == nil && wctx.Err() == nil {
 				c.storeFailed("wait", err)
@@ -444,7 +444,7 @@ func (c *callState) waitOther(owner string, staleTime time.Time) (out []reflect.
 			c.waited()
 			return out, false, true
 		}
-		got, err := f.st.Mark(c.ctx, f.name, c.key, owner, f.p.MarkTTL)
+		got, err := f.mark(c.ctx, c.key, owner)
 		if err == nil && got {
 			c.say("the other process finished without a result, or died: computing")
 			return nil, true, false
@@ -469,7 +469,7 @@ func (c *callState) newerEntry(staleTime time.Time) ([]reflect.Value, bool) {
 	if !c.storeUp() {
 		return nil, false
 	}
-	e, err := f.st.Get(c.ctx, f.name, c.key)
+	e, err := f.get(c.ctx, c.key)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		c.storeFailed("get", err)
 	}
@@ -507,7 +507,7 @@ func (f *fn) heartbeat(key, owner string, released <-chan struct{}) (stop func()
 				return
 			case <-t.C:
 				if !f.br.open.Load() { // a failing store is left alone
-					_, _ = f.st.Mark(context.Background(), f.name, key, owner, f.p.MarkTTL)
+					_, _ = f.mark(context.Background(), key, owner)
 				}
 			}
 		}
@@ -569,7 +569,7 @@ func (c *callState) store(out []reflect.Value) bool {
 		c.say("store failing: result not stored")
 		return false
 	}
-	if err := f.st.Set(context.WithoutCancel(c.ctx), f.name, c.key, f.entry(b)); err != nil {
+	if err := f.set(context.WithoutCancel(c.ctx), c.key, f.entry(b)); err != nil {
 		c.storeFailed("set", err)
 		c.say("store failed: result not stored", "error", err)
 		return false
@@ -594,7 +594,7 @@ func (f *fn) maybeCleanup(c *callState) {
 	ctx := context.WithoutCancel(c.ctx)
 	mc := c.mc // not c: capturing it would move every call's state to the heap
 	if !background.try(func() {
-		if err := f.st.DeleteStale(ctx, f.name, cutoff); err != nil {
+		if err := f.deleteStale(ctx, cutoff); err != nil {
 			mc.Add(metrics.StoreError)
 			f.storeFailed("delete stale", err, false)
 		}

@@ -126,7 +126,7 @@ func (c *callState) refresh(staleTime time.Time) (flightEnd, []reflect.Value) {
 		return flightRetry, nil
 	}
 	owner := newOwner()
-	acquired, err := f.st.Mark(c.ctx, f.name, c.key, owner, f.p.MarkTTL)
+	acquired, err := f.mark(c.ctx, c.key, owner)
 	if err != nil {
 		c.storeFailed("mark", err)
 		return flightRetry, nil
@@ -136,7 +136,7 @@ func (c *callState) refresh(staleTime time.Time) (flightEnd, []reflect.Value) {
 		return flightRetry, nil
 	}
 	if out, ok := c.newerEntry(staleTime); ok {
-		_ = f.st.Unmark(c.ctx, f.name, c.key, owner)
+		_ = f.unmark(c.ctx, c.key, owner)
 		c.say("next_time: already refreshed by another process")
 		return flightReturned, out
 	}
@@ -145,7 +145,7 @@ func (c *callState) refresh(staleTime time.Time) (flightEnd, []reflect.Value) {
 	defer func() {
 		stop()
 		if !stored && c.storeUp() {
-			_ = f.st.Unmark(context.Background(), f.name, c.key, owner)
+			_ = f.unmark(context.Background(), c.key, owner)
 		}
 	}()
 	out, _, stored := c.compute()

@@ -40,7 +40,8 @@
 //
 // A store returns ErrNotFound from Get when the key has no entry, and any
 // other error when it could not find out. Errors are reported, never
-// panicked. A write that fails must leave the previous entry of the key
+// panicked (the core takes a panic of a method for a failure of the store,
+// but a store must not rely on it). A write that fails must leave the previous entry of the key
 // intact. The core treats every error as "the store is unavailable for this
 // call": it calls the function and returns its result anyway.
 //
