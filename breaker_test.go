@@ -2,6 +2,7 @@ package cachier_test
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -298,4 +299,73 @@ func TestPanickingStoreFailsNoCall(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lyingValues is a ValueStore over a memory store (not the memory store
+// itself, so the core calls its methods) whose GetValue returns get's
+// value, or panics, and whose SetValue panics when told to.
+type lyingValues struct {
+	*memstore.Store
+	get      func() any
+	setPanic bool
+}
+
+func (s lyingValues) GetValue(fn, key string) (any, time.Time, bool) {
+	return s.get(), time.Now(), true
+}
+
+func (s lyingValues) SetValue(fn, key string, v any, t time.Time) {
+	if s.setPanic {
+		panic("SetValue broke")
+	}
+	s.Store.SetValue(fn, key, v, t)
+}
+
+// TestLyingValueStoreIsAMiss: a ValueStore other than the memory store
+// whose GetValue panics, or returns anything but a successful result list
+// of the function's types (another type, too few or too many results, a
+// value of another type, a non-nil error), is a miss: the function is
+// called and its result returned. One whose SetValue panics leaves the
+// result uncached. Before, each panicked in the caller (a type assertion,
+// an index, reflect.MakeFunc's checks), and a stored error was returned as
+// a hit.
+func TestLyingValueStoreIsAMiss(t *testing.T) {
+	for name, get := range map[string]func() any{
+		"not a result list": func() any { return "42" },
+		"too few":           func() any { return []reflect.Value{} },
+		"too many":          func() any { return []reflect.Value{reflect.ValueOf(1), reflect.ValueOf(errDown), reflect.ValueOf(2)} },
+		"wrong type":        func() any { return []reflect.Value{reflect.ValueOf("s"), reflect.Zero(reflect.TypeFor[error]())} },
+		"invalid":           func() any { return []reflect.Value{{}, reflect.Zero(reflect.TypeFor[error]())} },
+		"an error":          func() any { return []reflect.Value{reflect.ValueOf(1), reflect.ValueOf(errDown)} },
+		"panics":            func() any { panic("GetValue broke") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			reset(t)
+			testenv.CaptureLogs(t)
+			f := func(x int) (int, error) { return x * 2, nil }
+			st := lyingValues{Store: memstore.New(), get: get}
+			if err := cachier.Decorate(&f, runTag("name=test.lyingvalues,backend=lying"), cachier.WithStore("lying", st)); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := f(21); got != 42 || err != nil {
+				t.Fatalf("got %d, %v; want 42, nil", got, err)
+			}
+		})
+	}
+	t.Run("SetValue panics", func(t *testing.T) {
+		reset(t)
+		buf := testenv.CaptureLogs(t)
+		var calls atomic.Int64
+		f := func(x int) (int, error) { calls.Add(1); return x * 2, nil }
+		st := lyingValues{Store: memstore.New(), get: func() any { return nil }, setPanic: true}
+		if err := cachier.Decorate(&f, runTag("name=test.lyingvalues.set,backend=lying"), cachier.WithStore("lying", st)); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := f(21); got != 42 || err != nil {
+			t.Fatalf("got %d, %v; want 42, nil", got, err)
+		}
+		if !strings.Contains(buf.String(), "SetValue broke") {
+			t.Errorf("the log does not say why:\n%s", buf)
+		}
+	})
 }

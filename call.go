@@ -241,20 +241,11 @@ func (o *callOpts) applyTo(p *params) {
 func (c *callState) lookup() (out []reflect.Value, t time.Time, found bool, err error) {
 	f := c.f
 	if f.vs != nil {
-		var (
-			v  any
-			t  time.Time
-			ok bool
-		)
-		if f.mem.Usable() { // no lookup by name
-			v, t, ok = f.mem.GetValue(c.key)
-		} else {
-			v, t, ok = f.vs.GetValue(f.name, c.key)
-		}
+		out, t, ok := f.getValue(c.key)
 		if !ok || f.expired(t) {
 			return nil, time.Time{}, false, nil
 		}
-		return v.([]reflect.Value), t, true, nil
+		return out, t, true, nil
 	}
 	e, err := f.get(c.ctx, c.key)
 	if err != nil {
@@ -559,7 +550,7 @@ func (c *callState) store(out []reflect.Value) bool {
 	}
 	if f.vs != nil {
 		if !f.setValue(c.key, out, b) {
-			c.say("result larger than max_size by itself: not stored", "size", len(b))
+			c.say("not stored: larger than max_size by itself, or the store failed", "size", len(b))
 			return false
 		}
 		c.say("stored")

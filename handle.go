@@ -113,7 +113,7 @@ func (h *Handle) Precache(ctx context.Context, value any, args ...any) error {
 	}
 	if f.vs != nil {
 		if !f.setValue(key, out, nil) {
-			return fmt.Errorf("cachier: %s: Precache: the value cannot be encoded to measure it for max_size", f.field)
+			return fmt.Errorf("cachier: %s: Precache: the value was not stored: it cannot be measured for max_size, is larger than max_size, or the store failed (see the log)", f.field)
 		}
 		return nil
 	}

@@ -115,9 +115,9 @@ func (c *callState) refreshInBackground(staleTime time.Time) {
 func (c *callState) refresh(staleTime time.Time) (flightEnd, []reflect.Value) {
 	f := c.f
 	if f.vs != nil {
-		if v, t, ok := f.vs.GetValue(f.name, c.key); ok && replaced(t, staleTime) {
+		if out, t, ok := f.getValue(c.key); ok && replaced(t, staleTime) {
 			c.say("next_time: already refreshed")
-			return flightReturned, v.([]reflect.Value)
+			return flightReturned, out
 		}
 		out, _, _ := c.compute()
 		return flightReturned, out

@@ -3,7 +3,7 @@ package cachier
 import (
 	"context"
 	"fmt"
-	"runtime/debug"
+	"reflect"
 	"time"
 
 	"github.com/cachier-go/cachier/store"
@@ -16,22 +16,11 @@ import (
 // failing store (SPEC §5), and the heartbeat and the background tasks,
 // which no caller could recover, never take the process down.
 
-// A storePanic is a panic of a store's method, as an error.
-type storePanic struct {
-	op    string
-	value any
-	stack []byte
-}
-
-func (e *storePanic) Error() string {
-	return fmt.Sprintf("cachier: the store's %s panicked: %v\n%s", e.op, e.value, e.stack)
-}
-
 // recoverStore, deferred around one call of the store's method op, turns
 // a panic in it into *err.
 func recoverStore(op string, err *error) {
 	if r := recover(); r != nil {
-		*err = &storePanic{op: op, value: r, stack: debug.Stack()}
+		*err = fmt.Errorf("cachier: the store's %s panicked: %v", op, r)
 	}
 }
 
@@ -63,4 +52,54 @@ func (f *fn) wait(ctx context.Context, w store.Waiter, key string) (err error) {
 func (f *fn) deleteStale(ctx context.Context, cutoff time.Time) (err error) {
 	defer recoverStore("DeleteStale", &err)
 	return f.st.DeleteStale(ctx, f.name, cutoff)
+}
+
+// getValue returns the results f's ValueStore keeps for key, and when they
+// were computed. The memory store keeps what SetValue was given. Another
+// ValueStore is the user's code: a panic in its GetValue, or a value that
+// is not a successful result list of f's types, is a miss (logged), not a
+// panic where the results are returned, nor a result the function did not
+// return.
+func (f *fn) getValue(key string) (out []reflect.Value, t time.Time, ok bool) {
+	if f.mem.Usable() { // no lookup by name
+		v, t, ok := f.mem.GetValue(key)
+		if !ok {
+			return nil, time.Time{}, false
+		}
+		return v.([]reflect.Value), t, true
+	}
+	var v any
+	err := func() (err error) {
+		defer recoverStore("GetValue", &err)
+		v, t, ok = f.vs.GetValue(f.name, key)
+		return nil
+	}()
+	if err == nil && ok {
+		if out, ok = v.([]reflect.Value); !ok || !f.isResults(out) {
+			err = fmt.Errorf("cachier: the store's GetValue returned a %T that is not a successful result list of %v", v, f.sig.Type)
+		}
+	}
+	if err != nil {
+		f.logOnce("getvalue", "cachier: cannot use a value the store kept; calling the function", err)
+		return nil, time.Time{}, false
+	}
+	return out, t, ok
+}
+
+// isResults reports whether out is a successful result list of f's
+// function: one value of each result type (a concrete type implementing
+// an interface result will do), that a function made by reflect.MakeFunc
+// may return, and a nil error if the function returns one.
+func (f *fn) isResults(out []reflect.Value) bool {
+	typ := f.sig.Type
+	if len(out) != typ.NumOut() {
+		return false
+	}
+	for i, v := range out {
+		t := typ.Out(i)
+		if !v.IsValid() || !v.CanInterface() || v.Type() != t && (t.Kind() != reflect.Interface || !v.Type().Implements(t)) {
+			return false
+		}
+	}
+	return f.succeeded(out)
 }
