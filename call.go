@@ -2,6 +2,8 @@ package cachier
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -611,7 +613,11 @@ func (f *fn) key(args []reflect.Value) (string, error) {
 
 // customKey calls the custom key function f.hash. It is the user's code:
 // a panic in it is an error, which makes the call uncached (or fails
-// Precache and Forget), as an error it returned would.
+// Precache and Forget), as an error it returned would. A store of bytes
+// takes keys of lowercase hex digits (store.Store): any other key becomes
+// the hex SHA-256 digest of itself there, so that a key too long for a
+// database column, or with bytes a database refuses, is not a store
+// failure for every call of the function.
 func (f *fn) customKey(args []any) (k string, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -622,7 +628,25 @@ func (f *fn) customKey(args []any) (k string, err error) {
 	if err == nil && k == "" {
 		err = errors.New("hash_func returned an empty key")
 	}
+	if err == nil && f.vs == nil && !isStoreKey(k) {
+		sum := sha256.Sum256([]byte(k))
+		k = hex.EncodeToString(sum[:])
+	}
 	return k, err
+}
+
+// isStoreKey reports whether k is a key as the default key function makes
+// them for a store of bytes: 32 to 128 lowercase hex digits.
+func isStoreKey(k string) bool {
+	if len(k) < 32 || len(k) > 128 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // callOrig calls the original function with args as the wrapper received

@@ -500,3 +500,66 @@ func TestHashFuncPanicIsUncached(t *testing.T) {
 		t.Errorf("Forget: %v, want an error that says the key function panicked", err)
 	}
 }
+
+// keysSeen is a plain store (bytes, not Go values) over a memory store
+// that records the keys it is given.
+type keysSeen struct {
+	store.Store
+	mu   sync.Mutex
+	keys []string
+}
+
+func (s *keysSeen) Get(ctx context.Context, fn, key string) (store.Entry, error) {
+	s.mu.Lock()
+	s.keys = append(s.keys, key)
+	s.mu.Unlock()
+	return s.Store.Get(ctx, fn, key)
+}
+
+// TestHashFuncKeysFitStores: a store of bytes takes keys of lowercase hex
+// digits (store.Store), and a custom key function's keys that are not
+// (too long for a database column, or with bytes a database refuses)
+// reach it as their hex digest: distinct keys stay distinct, equal ones
+// hit. A key already in that form, and every key of the memory store,
+// which takes any bytes, is left as it is. Before, such a key went to the
+// store as it was: sqlstore refuses a key longer than 255 bytes, which
+// then counted as a failure of the store, skipped for every call of the
+// function for a while.
+func TestHashFuncKeysFitStores(t *testing.T) {
+	reset(t)
+	hexKey := strings.Repeat("ab", 16)
+	custom := func(args []any) (string, error) {
+		if args[0] == "hex" {
+			return hexKey, nil
+		}
+		return fmt.Sprint(args[0]), nil
+	}
+	st := &keysSeen{Store: memstore.New()}
+	var calls atomic.Int64
+	f := func(s string) string { calls.Add(1); return strings.ToUpper(s) }
+	if err := cachier.Decorate(&f, runTag("name=test.hashfunc.keys,backend=seen"), cachier.WithStore("seen", st), cachier.WithHashFunc(custom)); err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("x", 300)
+	args := []string{long, long + "y", "Key With\x00Bytes/..", "hex"}
+	for range 2 {
+		for _, a := range args {
+			if got := f(a); got != strings.ToUpper(a) {
+				t.Fatalf("f(%.20q) = %.20q", a, got)
+			}
+		}
+	}
+	if n := calls.Load(); n != int64(len(args)) {
+		t.Errorf("%d calls, want %d: the second round hits", n, len(args))
+	}
+	seen := map[string]bool{}
+	for _, k := range st.keys {
+		if len(k) < 32 || strings.Trim(k, "0123456789abcdef") != "" {
+			t.Errorf("the store got the key %.40q", k)
+		}
+		seen[k] = true
+	}
+	if len(seen) != len(args) || !seen[hexKey] {
+		t.Errorf("keys %q: want %d distinct, %q among them", st.keys, len(args), hexKey)
+	}
+}

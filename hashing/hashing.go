@@ -70,9 +70,11 @@ import (
 
 // Func computes the key of a call from its arguments (context and receiver
 // left out). Equal arguments must give equal keys in every process that
-// shares a store; a key must be a non-empty printable string. An error, or
-// a panic, makes the call uncached: the function is called, its result
-// returned and not stored.
+// shares a store; a key must be a non-empty printable string. A store of
+// bytes (every backend but memory) gets a key that is not 32 to 128
+// lowercase hex digits as its hex SHA-256 digest. An error, or a panic,
+// makes the call uncached: the function is called, its result returned
+// and not stored.
 type Func func(args []any) (string, error)
 
 // Default is the structural key function, on boxed arguments. The cachier
