@@ -106,7 +106,9 @@ import (
 // defaults.RegisterCodec to use it as codec=name.
 type Codec interface {
 	// Name identifies the codec in every entry's header; it must be stable
-	// across program versions, at most 64 bytes.
+	// across program versions, at most 64 bytes, and not a built-in
+	// codec's name ("cachier", "gob", "json"), which a codec embedding a
+	// built-in one inherits unless it names itself.
 	Name() string
 	// Compile returns the plan for result lists of the given types, or an
 	// error naming the type it cannot keep (an *UnsupportedTypeError for

@@ -14,8 +14,10 @@ const (
 )
 
 // RegisterCodec makes c available to tags as codec=name. It panics if c is
-// nil, if name is empty or a built-in codec's name, or if name is
-// registered twice.
+// nil, if name is empty or a built-in codec's name, if c.Name() is a
+// built-in codec's name (a codec that embeds codec.Default() and does not
+// name itself, say: its entries would carry the built-in's name, and each
+// would decode the other's), or if name is registered twice.
 func RegisterCodec(name string, c codec.Codec) {
 	if c == nil {
 		panic("cachier: RegisterCodec codec is nil")
@@ -23,6 +25,10 @@ func RegisterCodec(name string, c codec.Codec) {
 	switch name {
 	case "", CodecDefault, CodecGob, CodecJSON:
 		panic("cachier: RegisterCodec called with reserved codec name " + `"` + name + `"`)
+	}
+	switch n := c.Name(); n {
+	case CodecDefault, CodecGob, CodecJSON:
+		panic("cachier: RegisterCodec(" + `"` + name + `"` + "): the codec's Name is the built-in codec name " + `"` + n + `"` + ": entries of either would be decoded by the other")
 	}
 	mu.Lock()
 	defer mu.Unlock()

@@ -35,6 +35,10 @@ func TestRegisterCodec(t *testing.T) {
 		"built-in name":  func() { defaults.RegisterCodec("gob", c) },
 		"default's name": func() { defaults.RegisterCodec("cachier", c) },
 		"twice":          func() { defaults.RegisterCodec(named, c) },
+		// A codec embedding a built-in one that does not name itself:
+		// its entries would carry the built-in's name. Before, accepted.
+		"the default's Name": func() { defaults.RegisterCodec(perRun("test-unnamed"), struct{ codec.Codec }{codec.Default()}) },
+		"gob's Name":         func() { defaults.RegisterCodec(perRun("test-unnamed-gob"), struct{ codec.Codec }{codec.Gob()}) },
 	} {
 		func() {
 			defer func() {
