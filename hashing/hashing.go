@@ -723,7 +723,7 @@ func encodeHashable(t reflect.Type) encoder {
 			s.byte1(0)
 			return nil
 		}
-		h, err := v.Interface().(hashstructure.Hashable).Hash()
+		h, err := callHash(v.Interface().(hashstructure.Hashable))
 		if err != nil {
 			return fmt.Errorf("%s.Hash: %w", t, err)
 		}
@@ -731,6 +731,17 @@ func encodeHashable(t reflect.Type) encoder {
 		s.u64(h)
 		return nil
 	}
+}
+
+// callHash calls a Hash method, the user's code: a panic in it is an
+// error, so that the call is made uncached rather than failed.
+func callHash(h hashstructure.Hashable) (sum uint64, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panicked: %v", r)
+		}
+	}()
+	return h.Hash()
 }
 
 // newStructural is newEncoder ignoring the Hashable interface, for values

@@ -288,3 +288,29 @@ func BenchmarkBorrowKeyInt(b *testing.B) {
 		b.ReportMetric(testenv.PerRound(took[1], n), "ns/value")
 	})
 }
+
+// panicsHashing is a hashstructure.Hashable whose Hash panics.
+type panicsHashing struct{ n int }
+
+func (panicsHashing) Hash() (uint64, error) { panic("Hash broke") }
+
+// TestHashablePanicIsAnError: a Hash method that panics is an error of the
+// key function (the call is then made uncached), not a panic. Before, the
+// panic went to the caller of the decorated function.
+func TestHashablePanicIsAnError(t *testing.T) {
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("panicked: %v", r)
+		}
+	}()
+	if _, err := hashing.Default([]any{panicsHashing{1}}); err == nil || !strings.Contains(err.Error(), "Hash broke") {
+		t.Fatalf("Default: %v, want an error saying Hash panicked", err)
+	}
+	k, err := hashing.NewKeyer([]reflect.Type{reflect.TypeFor[panicsHashing]()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.KeyFrom([]reflect.Value{reflect.ValueOf(panicsHashing{1})}, []int{0}); err == nil {
+		t.Fatal("KeyFrom: no error")
+	}
+}
