@@ -122,11 +122,22 @@ type panicsGob struct{ N int }
 func (panicsGob) GobEncode() ([]byte, error) { panic("GobEncode") }
 func (*panicsGob) GobDecode([]byte) error    { return nil }
 
-// TestPanickingMethodIsAnError: the json and gob codecs call methods of
-// the result types (MarshalJSON, UnmarshalJSON, GobEncode), which are the
-// user's code; a panic in one is an error of Encode or Decode. Before, the
-// panic went through encoding/json and encoding/gob (which recover only
-// their own) to the cachier call.
+type panicsBinary struct{ N int }
+
+func (panicsBinary) MarshalBinary() ([]byte, error) { panic("MarshalBinary") }
+func (*panicsBinary) UnmarshalBinary([]byte) error  { return nil }
+
+type panicsUnBinary struct{ N int }
+
+func (panicsUnBinary) MarshalBinary() ([]byte, error) { return []byte{1}, nil }
+func (*panicsUnBinary) UnmarshalBinary([]byte) error  { panic("UnmarshalBinary") }
+
+// TestPanickingMethodIsAnError: the codecs call methods of the result
+// types (MarshalJSON, UnmarshalJSON, GobEncode, MarshalBinary,
+// UnmarshalBinary), which are the user's code; a panic in one is an error
+// of Encode or Decode. Before, the panic went through encoding/json and
+// encoding/gob (which recover only their own) to the cachier call; the
+// default codec recovered its own already.
 func TestPanickingMethodIsAnError(t *testing.T) {
 	for _, tc := range []struct {
 		c       codec.Codec
@@ -136,6 +147,8 @@ func TestPanickingMethodIsAnError(t *testing.T) {
 		{codec.JSON(), panicsJSON{1}, false},
 		{codec.JSON(), panicsUnJSON{1}, true},
 		{codec.Gob(), panicsGob{1}, false},
+		{codec.Default(), panicsBinary{1}, false},
+		{codec.Default(), panicsUnBinary{1}, true},
 	} {
 		v := reflect.ValueOf(tc.v)
 		p, err := codec.NewPlan(tc.c, []reflect.Type{v.Type()}, "")
