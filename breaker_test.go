@@ -369,3 +369,27 @@ func TestLyingValueStoreIsAMiss(t *testing.T) {
 		}
 	})
 }
+
+// TestFunctionPanicOverStorePanic: a function that panics has its mark
+// removed on the way out; a store whose Unmark panics then does not
+// replace the function's panic: the caller recovers the function's own
+// value, as from a plain call. Before the store's panics were recovered,
+// the caller got the store's.
+func TestFunctionPanicOverStorePanic(t *testing.T) {
+	reset(t)
+	testenv.CaptureLogs(t)
+	st := &panicky{Store: memstore.New(), panics: "Unmark"}
+	f := func(x int) int { panic("the function's own") }
+	if err := cachier.Decorate(&f, runTag("name=test.unmarkpanic,backend=unmarkpanics"), cachier.WithStore("unmarkpanics", st)); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if r := recover(); r != "the function's own" {
+			t.Errorf("recovered %v, want the function's own panic", r)
+		}
+		if st.n.Load() == 0 {
+			t.Error("Unmark was not called")
+		}
+	}()
+	f(1)
+}
