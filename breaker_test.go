@@ -393,3 +393,33 @@ func TestFunctionPanicOverStorePanic(t *testing.T) {
 	}()
 	f(1)
 }
+
+// panickyExpirer is a store.Expirer whose ExpiresEntries panics.
+type panickyExpirer struct{ store.Store }
+
+func (panickyExpirer) ExpiresEntries() bool { panic("ExpiresEntries broke") }
+
+// TestPanickingExpirerFailsNoCall: a store whose ExpiresEntries panics
+// (asked at every call of a function with expire_after) fails no call:
+// its entries are taken for ones that cleanup deletes. Before, every call
+// panicked.
+func TestPanickingExpirerFailsNoCall(t *testing.T) {
+	reset(t)
+	var calls atomic.Int64
+	f := func(x int) int { calls.Add(1); return x * 2 }
+	st := panickyExpirer{&switchable{Store: memstore.New()}}
+	if err := cachier.Decorate(&f, runTag("name=test.panickyexpirer,backend=expirer,expire_after=1h"), cachier.WithStore("expirer", st)); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if got := f(21); got != 42 {
+			t.Fatalf("%d, want 42", got)
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("%d calls, want 1: the second hits", n)
+	}
+	if err := cachier.WaitBackground(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

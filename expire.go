@@ -52,7 +52,18 @@ func (f *fn) cleanupCutoff(p params) (cutoff time.Time, ok bool) {
 	return time.Now().Add(-d), true
 }
 
-func selfExpiring(s store.Store) bool {
+// selfExpiring reports whether s deletes expired entries by itself. A
+// store's ExpiresEntries that panics (the user's code) says no: cleanup
+// then deletes them.
+func selfExpiring(s store.Store) (yes bool) {
 	x, ok := s.(store.Expirer)
-	return ok && x.ExpiresEntries()
+	if !ok {
+		return false
+	}
+	defer func() {
+		if recover() != nil {
+			yes = false
+		}
+	}()
+	return x.ExpiresEntries()
 }
