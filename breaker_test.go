@@ -2,6 +2,8 @@ package cachier_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync"
@@ -256,6 +258,26 @@ func (s *panicky) DeleteStale(ctx context.Context, fn string, cutoff time.Time) 
 	return s.Store.DeleteStale(ctx, fn, cutoff)
 }
 
+func (s *panicky) Delete(ctx context.Context, fn, key string) error {
+	s.maybe("Delete")
+	return s.Store.Delete(ctx, fn, key)
+}
+
+func (s *panicky) Clear(ctx context.Context, fn string) error {
+	s.maybe("Clear")
+	return s.Store.Clear(ctx, fn)
+}
+
+func (s *panicky) ClearMarks(ctx context.Context, fn string) error {
+	s.maybe("ClearMarks")
+	return s.Store.ClearMarks(ctx, fn)
+}
+
+func (s *panicky) Size(fn string) (entries, bytes int64, ok bool) {
+	s.maybe("Size")
+	return 1, 2, true
+}
+
 // TestPanickingStoreFailsNoCall: a store whose method panics is a failing
 // store: the call returns the function's result, the failure is logged,
 // and a panic in the heartbeat's renewal of a mark or in a cleanup, which
@@ -421,5 +443,50 @@ func TestPanickingExpirerFailsNoCall(t *testing.T) {
 	}
 	if err := cachier.WaitBackground(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPanickingStoreFailsNoHandleMethod: a store method that panics under
+// a Handle method is that method's error, and a store.Sizer that panics
+// leaves Stats without the store's figures. Before, the panic went to the
+// caller, and a Prometheus scrape (which reads them on a goroutine of its
+// own) would have ended the process.
+func TestPanickingStoreFailsNoHandleMethod(t *testing.T) {
+	for op, call := range map[string]func(h *cachier.Handle) error{
+		"Clear":       func(h *cachier.Handle) error { return h.ClearCache(ctx) },
+		"ClearMarks":  func(h *cachier.Handle) error { return h.ClearBeingCalculated(ctx) },
+		"DeleteStale": func(h *cachier.Handle) error { return h.DeleteStale(ctx) },
+		"Delete":      func(h *cachier.Handle) error { return h.Forget(ctx, 1) },
+		"Set":         func(h *cachier.Handle) error { return h.Precache(ctx, 2, 1) },
+		"Size": func(h *cachier.Handle) error {
+			if s := h.Stats(); s.Entries != 0 || s.SizeBytes != 0 {
+				return fmt.Errorf("Stats has the store's figures: %+v", s)
+			}
+			return errors.New("Stats: the Sizer panicked, and Stats left its figures out")
+		},
+	} {
+		t.Run(op, func(t *testing.T) {
+			reset(t)
+			st := &panicky{Store: memstore.New(), panics: op}
+			f := func(x int) int { return x * 2 }
+			if err := cachier.Decorate(&f, runTag("name=test.panicky.handle,backend=panicky,stale_after=1h,enable_metrics"), cachier.WithStore("panicky", st)); err != nil {
+				t.Fatal(err)
+			}
+			h, err := cachier.Of(&f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				if r := recover(); r != nil {
+					t.Fatalf("panicked: %v", r)
+				}
+			}()
+			if err := call(h); err == nil || !strings.Contains(err.Error(), "panicked") {
+				t.Errorf("error %v, want one that says the store panicked", err)
+			}
+			if st.n.Load() == 0 {
+				t.Errorf("the store's %s was not called", op)
+			}
+		})
 	}
 }

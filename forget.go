@@ -18,7 +18,7 @@ func (h *Handle) Forget(ctx context.Context, args ...any) error {
 	if err != nil {
 		return err
 	}
-	if err := f.st.Delete(ctx, f.name, key); err != nil {
+	if err := f.delete(ctx, key); err != nil {
 		return fmt.Errorf("cachier: %s: Forget: %w", f.field, err)
 	}
 	return nil

@@ -50,7 +50,7 @@ func (h *Handle) CacheDir() string { return h.f.cacheDir }
 
 // ClearCache forgets every entry of the function.
 func (h *Handle) ClearCache(ctx context.Context) error {
-	return h.f.st.Clear(ctx, h.f.name)
+	return h.f.clear(ctx)
 }
 
 // ClearBeingCalculated drops every being-calculated mark of the function,
@@ -62,7 +62,7 @@ func (h *Handle) ClearCache(ctx context.Context) error {
 // renew their marks. (A hung calculation in another process keeps renewing
 // its own until that process ends or calls ClearBeingCalculated too.)
 func (h *Handle) ClearBeingCalculated(ctx context.Context) error {
-	err := h.f.st.ClearMarks(ctx, h.f.name) // first: the released callers mark again
+	err := h.f.clearMarks(ctx) // first: the released callers mark again
 	h.f.releaseFlights()
 	return err
 }
@@ -74,7 +74,7 @@ func (h *Handle) DeleteStale(ctx context.Context) error {
 	if p.staleAfter <= 0 {
 		return nil
 	}
-	return h.f.st.DeleteStale(ctx, h.f.name, time.Now().Add(-p.staleAfter))
+	return h.f.deleteStale(ctx, time.Now().Add(-p.staleAfter))
 }
 
 // Precache stores value as the function's result for args, without calling
@@ -121,7 +121,7 @@ func (h *Handle) Precache(ctx context.Context, value any, args ...any) error {
 	if err != nil {
 		return fmt.Errorf("cachier: %s: Precache: encoding the value: %w", f.field, err)
 	}
-	return f.st.Set(ctx, f.name, key, f.entry(b))
+	return f.set(ctx, key, f.entry(b))
 }
 
 // convert returns a as a value of type t; nil is t's zero value.

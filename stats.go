@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/cachier-go/cachier/metrics"
-	"github.com/cachier-go/cachier/store"
 )
 
 // Stats is a snapshot of one function's counters (enable_metrics), since
@@ -79,10 +78,8 @@ func (h *Handle) Metrics() (s metrics.Snapshot, ok bool) {
 		return metrics.Snapshot{}, false
 	}
 	s = m.Snapshot()
-	if sz, ok := h.f.st.(store.Sizer); ok {
-		if n, b, ok := sz.Size(h.f.name); ok {
-			s.Entries, s.SizeBytes = n, b
-		}
+	if n, b, ok := h.f.size(); ok {
+		s.Entries, s.SizeBytes = n, b
 	}
 	return s, true
 }

@@ -54,6 +54,38 @@ func (f *fn) deleteStale(ctx context.Context, cutoff time.Time) (err error) {
 	return f.st.DeleteStale(ctx, f.name, cutoff)
 }
 
+// The methods of Handle and what the exporters read call these: a panic
+// is an error for Handle's caller, and no count for a scrape.
+
+func (f *fn) delete(ctx context.Context, key string) (err error) {
+	defer recoverStore("Delete", &err)
+	return f.st.Delete(ctx, f.name, key)
+}
+
+func (f *fn) clear(ctx context.Context) (err error) {
+	defer recoverStore("Clear", &err)
+	return f.st.Clear(ctx, f.name)
+}
+
+func (f *fn) clearMarks(ctx context.Context) (err error) {
+	defer recoverStore("ClearMarks", &err)
+	return f.st.ClearMarks(ctx, f.name)
+}
+
+// size is the store's store.Sizer figures for f, if it has them.
+func (f *fn) size() (entries, bytes int64, ok bool) {
+	sz, ok := f.st.(store.Sizer)
+	if !ok {
+		return 0, 0, false
+	}
+	defer func() {
+		if recover() != nil {
+			entries, bytes, ok = 0, 0, false
+		}
+	}()
+	return sz.Size(f.name)
+}
+
 // getValue returns the results f's ValueStore keeps for key, and when they
 // were computed. The memory store keeps what SetValue was given. Another
 // ValueStore is the user's code: a panic in its GetValue, or a value that
