@@ -25,26 +25,30 @@ func maxWorkers() int {
 	return DefaultMaxWorkers
 }
 
-// WaitBackground blocks until no background task (a next_time refresh, a
-// cleanup_stale sweep) is running in this process, or ctx ends, and
-// returns ctx's error in that case. A refresh writes its new entry to the
-// store before it ends, so after WaitBackground returns the store holds
-// every refresh started before the call.
+// WaitBackground blocks until every background task (a next_time refresh,
+// a cleanup_stale sweep) running in this process when it was called has
+// ended, or ctx ends, and returns ctx's error in that case. A refresh
+// writes its new entry to the store before it ends, so after WaitBackground
+// returns the store holds every refresh started before the call.
 //
 // Use it before removing a cache directory (a test's t.TempDir, say) and
 // at shutdown, to let refreshes under way finish writing. Tasks started
-// after it returns are not waited for.
+// after the call are not waited for, so it returns under constant traffic
+// too.
 func WaitBackground(ctx context.Context) error { return background.wait(ctx) }
 
 type pool struct {
 	sem chan struct{}
 
-	mu      sync.Mutex
-	running int
-	idle    chan struct{} // closed when running drops to 0
+	mu    sync.Mutex
+	next  uint64              // the number of the next task started
+	live  map[uint64]struct{} // the numbers of the tasks running
+	ended chan struct{}       // closed, and replaced, when a task ends
 }
 
-func newPool(n int) *pool { return &pool{sem: make(chan struct{}, n)} }
+func newPool(n int) *pool {
+	return &pool{sem: make(chan struct{}, n), live: map[uint64]struct{}{}, ended: make(chan struct{})}
+}
 
 // try runs task on a new goroutine if fewer than the pool's bound are
 // running, and reports whether it did. A task refused is not queued: the
@@ -53,10 +57,9 @@ func (p *pool) try(task func()) bool {
 	select {
 	case p.sem <- struct{}{}:
 		p.mu.Lock()
-		if p.running == 0 {
-			p.idle = make(chan struct{})
-		}
-		p.running++
+		id := p.next
+		p.next++
+		p.live[id] = struct{}{}
 		p.mu.Unlock()
 		go func() {
 			defer func() {
@@ -64,9 +67,9 @@ func (p *pool) try(task func()) bool {
 					defaults.Logger().Error("cachier: a background task panicked", "panic", r, "stack", string(debug.Stack()))
 				}
 				p.mu.Lock()
-				if p.running--; p.running == 0 {
-					close(p.idle)
-				}
+				delete(p.live, id)
+				close(p.ended)
+				p.ended = make(chan struct{})
 				p.mu.Unlock()
 				<-p.sem
 			}()
@@ -78,19 +81,38 @@ func (p *pool) try(task func()) bool {
 	}
 }
 
-// wait blocks until no task of the pool is running, or ctx ends.
+// wait blocks until every task started before the call has ended, or ctx
+// ends.
 func (p *pool) wait(ctx context.Context) error {
 	p.mu.Lock()
-	if p.running == 0 {
-		p.mu.Unlock()
-		return nil
-	}
-	idle := p.idle
+	limit := p.next
 	p.mu.Unlock()
-	select {
-	case <-idle:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	return p.waitBefore(ctx, limit)
+}
+
+// waitBefore blocks until every task numbered below limit has ended, or
+// ctx ends.
+func (p *pool) waitBefore(ctx context.Context, limit uint64) error {
+	p.mu.Lock()
+	for {
+		older := false
+		for id := range p.live { // at most the pool's bound of them
+			if id < limit {
+				older = true
+				break
+			}
+		}
+		if !older {
+			p.mu.Unlock()
+			return nil
+		}
+		ended := p.ended
+		p.mu.Unlock()
+		select {
+		case <-ended:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		p.mu.Lock()
 	}
 }

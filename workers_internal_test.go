@@ -83,7 +83,7 @@ func TestPoolWaitConcurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.mu.Lock()
-	running := p.running
+	running := len(p.live)
 	p.mu.Unlock()
 	if running != 0 {
 		t.Fatalf("after every task: %d running", running)
@@ -95,5 +95,40 @@ func TestPoolWaitConcurrent(t *testing.T) {
 			t.Fatalf("after every task: %d slots held", len(p.sem))
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestPoolWaitIgnoresLaterTasks: a wait ends once the tasks started before
+// it have, though a task started after it still runs: under constant
+// background traffic WaitBackground returns. Before, it waited for the
+// pool to be idle, and a later task kept it waiting.
+func TestPoolWaitIgnoresLaterTasks(t *testing.T) {
+	p := newPool(4)
+	releaseA, releaseB := make(chan struct{}), make(chan struct{})
+	if !p.try(func() { <-releaseA }) {
+		t.Fatal("task A refused")
+	}
+	p.mu.Lock()
+	limit := p.next // as wait reads it: A is before, B after
+	p.mu.Unlock()
+	if !p.try(func() { <-releaseB }) {
+		t.Fatal("task B refused")
+	}
+	defer close(releaseB)
+	done := make(chan error, 1)
+	go func() { done <- p.waitBefore(context.Background(), limit) }()
+	select {
+	case err := <-done:
+		t.Fatalf("wait returned (%v) while task A ran", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	close(releaseA)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("wait still blocked by task B, started after it")
 	}
 }
