@@ -3,6 +3,7 @@ package cachier_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/cachier-go/cachier"
 	"github.com/cachier-go/cachier/hashing"
+	"github.com/cachier-go/cachier/store"
 )
 
 // The process race: four OS processes (this test binary, re-executed) ask
@@ -173,9 +175,6 @@ func TestDeadProcessMark(t *testing.T) {
 					t.Fatalf("the child never started computing:\n%s", &out)
 				}
 			}
-			_ = cmd.Process.Kill() // SIGKILL: no deferred cleanup runs, the mark stays
-			_ = cmd.Wait()
-
 			f := func(ctx context.Context, x int) (string, error) { return fmt.Sprint("mine-", x), nil }
 			opts := append([]cachier.Option{cachier.Tag(b.tag + ",name=dead-" + filepath.Base(dir) + fmt.Sprintf(",mark_ttl=%s", markTTL))}, b.opts...)
 			if err := cachier.Decorate(&f, opts...); err != nil {
@@ -183,11 +182,21 @@ func TestDeadProcessMark(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			// The dead child's mark is there: nobody else may take it yet.
 			h, err := cachier.Of(&f)
 			if err != nil {
 				t.Fatal(err)
 			}
+			// Before the kill, one round trip of this process's store (a
+			// collection or table made ready, a connection dialled), so that
+			// the probe below comes within the dead mark's life however
+			// slow the server is to start with.
+			if _, err := h.Store().Get(ctx, h.Name(), strings.Repeat("0", 64)); err != nil && !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("warming the store up: %v", err)
+			}
+			_ = cmd.Process.Kill() // SIGKILL: no deferred cleanup runs, the mark stays
+			_ = cmd.Wait()
+
+			// The dead child's mark is there: nobody else may take it yet.
 			key, _ := hashing.Default([]any{7})
 			if got, err := h.Store().Mark(ctx, h.Name(), key, "probe", time.Second); err != nil || got {
 				t.Fatalf("Mark by a third party = %v, %v: the dead process held no mark", got, err)
