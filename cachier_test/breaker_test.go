@@ -83,7 +83,7 @@ func TestRedisHungBreaker(t *testing.T) {
 		defer c.Close()
 		expireRedisPrefix(t, c, prefix)
 	})
-	st := &counted{Store: redisstore.New(rdb, redisstore.WithKeyPrefix(prefix), redisstore.WithTimeout(300*time.Millisecond))}
+	st := &counted{Store: redisstore.New(rdb, redisstore.WithKeyPrefix(prefix), redisstore.WithTimeout(time.Second))}
 	logs := testenv.CaptureLogs(t)
 
 	var calls atomic.Int64
