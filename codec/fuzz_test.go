@@ -18,27 +18,23 @@ type fuzzNode struct {
 	priv *inner
 }
 
-// fuzzPlans are the plans FuzzDecode feeds: one per compression, over a
-// recursive type that holds every kind the codec decodes.
-func fuzzPlans(tb testing.TB) []*Plan {
-	types := []reflect.Type{reflect.TypeOf(fuzzNode{}), reflect.TypeOf([]any(nil))}
-	var ps []*Plan
-	for _, c := range []string{"", "s2", "zstd"} {
-		p, err := NewPlan(Default(), types, c)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		ps = append(ps, p)
-	}
-	return ps
+// fuzzKeyed is a struct key that holds an interface: its decoded value
+// may not be comparable.
+type fuzzKeyed struct {
+	K any
+	N int8
 }
 
-func fuzzSeeds(tb testing.TB) [][]byte {
+// fuzzTypes are the result lists FuzzDecode decodes: a recursive type that
+// holds every kind the codec decodes; and maps whose keys hold interfaces,
+// which a hostile entry can fill with incomparable values. Each has seed
+// values.
+func fuzzTypes() [][]reflect.Value {
 	ny, _ := time.LoadLocation("America/New_York")
 	if ny == nil {
 		ny = time.UTC
 	}
-	vals := [][]reflect.Value{
+	return [][]reflect.Value{
 		{reflect.ValueOf(fuzzNode{}), reflect.ValueOf([]any(nil))},
 		{reflect.ValueOf(fuzzNode{
 			M: map[string]int{"a": 1}, Next: &fuzzNode{S: []string{}}, S: []string{"x", ""},
@@ -48,22 +44,89 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 		}), reflect.ValueOf([]any{nil, int8(1), time.Duration(3)})},
 		{reflect.ValueOf(fuzzNode{S: make([]string, 600), T: time.Date(1, 1, 1, 0, 0, 0, 0, time.FixedZone("Z", -60))}),
 			reflect.ValueOf([]any{make([]byte, 2000)})},
+		{reflect.ValueOf(map[any]int{nil: 0, "a": 1, int8(2): 2, 3.5: 3}),
+			reflect.ValueOf(map[fuzzKeyed][1]any{{K: "k", N: 1}: {1}, {}: {nil}})},
+		{reflect.ValueOf(map[any]int(nil)), reflect.ValueOf(map[fuzzKeyed][1]any{})},
 	}
+}
+
+// fuzzPlans are the plans FuzzDecode feeds: for each list of result types
+// of fuzzTypes, one per compression.
+func fuzzPlans(tb testing.TB) []*Plan {
+	var ps []*Plan
+	seen := map[string]bool{}
+	for _, vals := range fuzzTypes() {
+		types := make([]reflect.Type, len(vals))
+		for i, v := range vals {
+			types[i] = v.Type()
+		}
+		if id := fmtTypes(types); seen[id] {
+			continue
+		} else {
+			seen[id] = true
+		}
+		for _, c := range []string{"", "s2", "zstd"} {
+			p, err := NewPlan(Default(), types, c)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
+func fmtTypes(types []reflect.Type) string {
+	var b bytes.Buffer
+	for _, t := range types {
+		b.WriteString(t.String())
+		b.WriteByte(';')
+	}
+	return b.String()
+}
+
+func fuzzSeeds(tb testing.TB) [][]byte {
 	var seeds [][]byte
 	for _, p := range fuzzPlans(tb) {
-		for _, v := range vals {
+		for _, v := range fuzzTypes() {
+			if len(v) != len(p.types) || v[0].Type() != p.types[0] || v[1].Type() != p.types[1] {
+				continue
+			}
 			b, err := p.Encode(v)
 			if err != nil {
 				tb.Fatal(err)
 			}
 			seeds = append(seeds, b)
 		}
+		if p.types[0] == reflect.TypeFor[map[any]int]() && p.compress == compressNone {
+			seeds = append(seeds, incomparableKeySeed(tb, p))
+		}
 	}
 	return seeds
 }
 
-// FuzzDecode: any bytes decode or fail; none panics; what decodes encodes
-// again and decodes to the same.
+// incomparableKeySeed is an entry of p (results map[any]int and a map)
+// whose first map's one key decodes to a []any: no Go program can encode
+// it, only a hostile store can hold it. A map of one entry encodes as
+// uvarint(1+1), then the key and the value: the encoding of a struct{K
+// any; V int} after a 2.
+func incomparableKeySeed(tb testing.TB, p *Plan) []byte {
+	pair := reflect.StructOf([]reflect.StructField{
+		{Name: "K", Type: reflect.TypeFor[any]()}, {Name: "V", Type: reflect.TypeFor[int]()},
+	})
+	pv := reflect.New(pair).Elem()
+	pv.Field(0).Set(reflect.ValueOf([]any{}))
+	pp, err := Default().Compile([]reflect.Type{pair, p.types[1]})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b, err := pp.Encode(append(bytes.Clone(p.header), 2), []reflect.Value{pv, reflect.Zero(p.types[1])})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
 func FuzzDecode(f *testing.F) {
 	for _, s := range fuzzSeeds(f) {
 		f.Add(s)
