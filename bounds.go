@@ -45,12 +45,20 @@ func (f *fn) applyBounds() {
 // setValue stores out as key's result in f's ValueStore, with its encoded
 // size b (encoded here when nil) where a max_size bound needs it. It
 // reports false when the result was not stored: it could not be measured,
-// it is larger than max_size by itself, or the store's SetValue panicked.
-func (f *fn) setValue(key string, out []reflect.Value, b []byte) bool {
+// it is larger than max_size by itself, or the store's SetValue panicked
+// (a ValueStore other than the memory store is the user's code: the panic
+// is logged, and the result returned uncached).
+func (f *fn) setValue(key string, out []reflect.Value, b []byte) (stored bool) {
+	if !f.mem.Usable() {
+		defer func() {
+			if r := recover(); r != nil {
+				f.logOnce("setvalue", "cachier: cannot store a result; returned but not cached",
+					storePanic("SetValue", r))
+				stored = false
+			}
+		}()
+	}
 	if f.svs == nil {
-		if !f.mem.Usable() { // another ValueStore: the user's code
-			return f.setValueGuarded(func() { f.vs.SetValue(f.name, key, out, time.Now()) })
-		}
 		f.vs.SetValue(f.name, key, out, time.Now())
 		return true
 	}
@@ -64,25 +72,6 @@ func (f *fn) setValue(key string, out []reflect.Value, b []byte) bool {
 	if int64(len(b)) > int64(f.p.MaxSize) {
 		return false // larger than the whole bound: storing it would evict everything else
 	}
-	if !f.mem.Usable() {
-		return f.setValueGuarded(func() { f.svs.SetValueSized(f.name, key, out, time.Now(), int64(len(b))) })
-	}
 	f.svs.SetValueSized(f.name, key, out, time.Now(), int64(len(b)))
-	return true
-}
-
-// setValueGuarded runs set, a SetValue of a ValueStore other than the
-// memory store, and reports whether it returned: a panic in it is logged,
-// and the result is returned uncached.
-func (f *fn) setValueGuarded(set func()) bool {
-	err := func() (err error) {
-		defer recoverStore("SetValue", &err)
-		set()
-		return nil
-	}()
-	if err != nil {
-		f.logOnce("setvalue", "cachier: cannot store a result; returned but not cached", err)
-		return false
-	}
 	return true
 }

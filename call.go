@@ -722,13 +722,7 @@ func (f *fn) isNone(out []reflect.Value) bool {
 // result of a type that cannot be nil is never None). It asks the value's
 // kind, not its declared type: a codec may give an interface result as a
 // value of its concrete type.
-func isNil(v reflect.Value) bool {
-	switch v.Kind() {
-	case reflect.Pointer, reflect.Slice, reflect.Map, reflect.Interface, reflect.Func, reflect.Chan, reflect.UnsafePointer:
-		return v.IsNil()
-	}
-	return false
-}
+func isNil(v reflect.Value) bool { return reflectx.NilableKind(v.Kind()) && v.IsNil() }
 
 // logOnce logs err under msg the first time reason happens for f.
 func (f *fn) logOnce(reason, msg string, err error) {

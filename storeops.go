@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"time"
 
+	reflectx "github.com/cachier-go/cachier/reflect"
 	"github.com/cachier-go/cachier/store"
 )
 
@@ -20,8 +21,13 @@ import (
 // a panic in it into *err.
 func recoverStore(op string, err *error) {
 	if r := recover(); r != nil {
-		*err = fmt.Errorf("cachier: the store's %s panicked: %v", op, r)
+		*err = storePanic(op, r)
 	}
+}
+
+// storePanic is the error of the store's method op that panicked with r.
+func storePanic(op string, r any) error {
+	return fmt.Errorf("cachier: the store's %s panicked: %v", op, r)
 }
 
 func (f *fn) get(ctx context.Context, key string) (e store.Entry, err error) {
@@ -128,8 +134,7 @@ func (f *fn) isResults(out []reflect.Value) bool {
 		return false
 	}
 	for i, v := range out {
-		t := typ.Out(i)
-		if !v.IsValid() || !v.CanInterface() || v.Type() != t && (t.Kind() != reflect.Interface || !v.Type().Implements(t)) {
+		if reflectx.CheckValue(typ.Out(i), v) != nil {
 			return false
 		}
 	}

@@ -264,15 +264,8 @@ func (p *Plan) checkDecoded(out []reflect.Value) error {
 		return fmt.Errorf("%w: codec %s decoded %d values, want %d", ErrCorrupt, p.codec.Name(), len(out), len(p.types))
 	}
 	for i, v := range out {
-		t := p.types[i]
-		if !v.IsValid() {
-			return fmt.Errorf("%w: codec %s decoded result %d (%v) as an invalid reflect.Value", ErrCorrupt, p.codec.Name(), i, t)
-		}
-		if vt := v.Type(); vt != t && (t.Kind() != reflect.Interface || !vt.Implements(t)) {
-			return fmt.Errorf("%w: codec %s decoded result %d (%v) as a %v", ErrCorrupt, p.codec.Name(), i, t, vt)
-		}
-		if !v.CanInterface() { // read from an unexported field: neither set nor returned
-			return fmt.Errorf("%w: codec %s decoded result %d (%v) as a value obtained from an unexported field", ErrCorrupt, p.codec.Name(), i, t)
+		if err := reflectx.CheckValue(p.types[i], v); err != nil {
+			return fmt.Errorf("%w: codec %s decoded result %d (%v) as %v", ErrCorrupt, p.codec.Name(), i, p.types[i], err)
 		}
 	}
 	return nil

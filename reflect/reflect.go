@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
@@ -191,12 +192,33 @@ func IsContext(t reflect.Type) bool { return t == contextType }
 func ErrorType() reflect.Type { return errorType }
 
 // Nilable reports whether values of type t can be nil.
-func Nilable(t reflect.Type) bool {
-	switch t.Kind() {
+func Nilable(t reflect.Type) bool { return NilableKind(t.Kind()) }
+
+// NilableKind reports whether values of kind k can be nil.
+func NilableKind(k reflect.Kind) bool {
+	switch k {
 	case reflect.Pointer, reflect.Slice, reflect.Map, reflect.Interface, reflect.Func, reflect.Chan, reflect.UnsafePointer:
 		return true
 	}
 	return false
+}
+
+// CheckValue reports, as an error saying what v is, why v cannot stand
+// for a value of type t where reflect sets it or a function made by
+// MakeFunc returns it: v is invalid, read from an unexported field, or of
+// another type than t (for an interface t, of a type not implementing
+// it). It returns nil when v can.
+func CheckValue(t reflect.Type, v reflect.Value) error {
+	if !v.IsValid() {
+		return errors.New("an invalid reflect.Value")
+	}
+	if vt := v.Type(); vt != t && (t.Kind() != reflect.Interface || !vt.Implements(t)) {
+		return fmt.Errorf("a %v", vt)
+	}
+	if !v.CanInterface() {
+		return errors.New("a value obtained from an unexported field")
+	}
+	return nil
 }
 
 // MakeFunc returns a func of type t that calls impl, as reflect.MakeFunc.
