@@ -138,6 +138,15 @@ func FuzzDecode(f *testing.F) {
 		}
 		for _, p := range plans {
 			vals, err := p.Decode(b)
+			// Values are compared only where two decodes of their own agree:
+			// one holding a NaN (a value, or a map key) is DeepEqual to
+			// nothing decoded apart, though DeepEqual to itself where it is
+			// the very same map. Such inputs are compared for errors only.
+			comparable := false
+			if err == nil {
+				again, _ := p.Decode(bytes.Clone(b))
+				comparable = reflect.DeepEqual(valuesOf(vals), valuesOf(again))
+			}
 			// DecodeTo into a list of its own and in place, into settable
 			// zero values as a hit's results are (the core's newResults).
 			to := make([]reflect.Value, len(p.types))
@@ -148,9 +157,7 @@ func FuzzDecode(f *testing.F) {
 			for _, list := range [][]reflect.Value{to, inPlace} {
 				if errTo := p.DecodeTo(bytes.Clone(b), list); (errTo == nil) != (err == nil) {
 					t.Fatalf("Decode(%x) fails with %v, DecodeTo with %v", b, err, errTo)
-				} else if a := valuesOf(vals); err == nil && reflect.DeepEqual(a, valuesOf(vals)) && !reflect.DeepEqual(a, valuesOf(list)) {
-					// (A value holding a NaN is not DeepEqual to itself, nor
-					// then to anything: such inputs are compared for errors only.)
+				} else if comparable && !reflect.DeepEqual(valuesOf(vals), valuesOf(list)) {
 					t.Fatalf("Decode(%x) and DecodeTo differ", b)
 				}
 			}
