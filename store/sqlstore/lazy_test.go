@@ -116,44 +116,73 @@ func TestNewWithSQLiteFileMissing(t *testing.T) {
 
 // Several programs (here: database handles of their own) using one new
 // table for the first time at once all succeed: one creates the table, the
-// others find it.
+// others find it. On SQLite the database file is new too, as when several
+// processes start on an empty cache directory; there the table's creation
+// could fail at once with "database is locked" (SQLite does not wait on a
+// lock where waiting could deadlock), which made the store fail for those
+// programs' first calls (TestProcessRace/sql-sqlite saw it in CI).
 func TestFirstUseByManyProgramsAtOnce(t *testing.T) {
-	for _, d := range []database{{"postgres", openPostgres}, {"mysql", openMySQL}} {
-		t.Run(d.name, func(t *testing.T) {
-			table := freshTable(t, d.open(t))
-			const n = 6
-			stores := make([]*sqlstore.Store, n)
-			for i := range n {
-				st, err := sqlstore.New(d.open(t), sqlstore.WithTable(table))
+	for _, d := range []struct {
+		name   string
+		rounds int
+		opener func(t *testing.T) func(t testing.TB) *sqlx.DB // one per round
+	}{
+		{"sqlite", 20, func(t *testing.T) func(t testing.TB) *sqlx.DB {
+			path := filepath.Join(t.TempDir(), "cache.db")
+			return func(t testing.TB) *sqlx.DB {
+				db, err := sqlx.Open("sqlite3", "file:"+path+"?_busy_timeout=10000&_journal_mode=WAL")
 				if err != nil {
 					t.Fatal(err)
 				}
-				defer st.Close()
-				stores[i] = st
+				t.Cleanup(func() { db.Close() })
+				return db
 			}
-			var wg sync.WaitGroup
-			errs := make([]error, n)
-			start := make(chan struct{})
-			for i, st := range stores {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					errs[i] = st.Set(context.Background(), "many.f", fmt.Sprintf("%032d", i), store.Entry{Value: []byte{byte(i)}, Time: time.Now()})
-				}()
-			}
-			close(start)
-			wg.Wait()
-			for i, err := range errs {
-				if err != nil {
-					t.Errorf("program %d: %v", i, err)
-				}
-			}
-			for i := range n {
-				if e, err := stores[0].Get(context.Background(), "many.f", fmt.Sprintf("%032d", i)); err != nil || len(e.Value) != 1 || e.Value[0] != byte(i) {
-					t.Errorf("key %d reads back %v, %v", i, e.Value, err)
-				}
+		}},
+		{"postgres", 1, func(*testing.T) func(t testing.TB) *sqlx.DB { return openPostgres }},
+		{"mysql", 1, func(*testing.T) func(t testing.TB) *sqlx.DB { return openMySQL }},
+	} {
+		t.Run(d.name, func(t *testing.T) {
+			for range d.rounds {
+				firstUseAtOnce(t, d.opener(t))
 			}
 		})
+	}
+}
+
+func firstUseAtOnce(t *testing.T, open func(t testing.TB) *sqlx.DB) {
+	t.Helper()
+	table := freshTable(t, open(t))
+	const n = 6
+	stores := make([]*sqlstore.Store, n)
+	for i := range n {
+		st, err := sqlstore.New(open(t), sqlstore.WithTable(table))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		stores[i] = st
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	start := make(chan struct{})
+	for i, st := range stores {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs[i] = st.Set(context.Background(), "many.f", fmt.Sprintf("%032d", i), store.Entry{Value: []byte{byte(i)}, Time: time.Now()})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("program %d: %v", i, err)
+		}
+	}
+	for i := range n {
+		if e, err := stores[0].Get(context.Background(), "many.f", fmt.Sprintf("%032d", i)); err != nil || len(e.Value) != 1 || e.Value[0] != byte(i) {
+			t.Fatalf("key %d reads back %v, %v", i, e.Value, err)
+		}
 	}
 }

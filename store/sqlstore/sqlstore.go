@@ -81,9 +81,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"net"
 	"regexp"
 	"sync"
 	"sync/atomic"
@@ -256,25 +259,53 @@ func (s *Store) setUp(ctx context.Context) error {
 }
 
 // createTable creates the table if missing. Concurrent CREATE TABLE IF NOT
-// EXISTS of one new table can fail in PostgreSQL (a unique violation in its
-// catalog) when several processes start at once; the loser succeeds on a
-// second try, the table then being there.
+// EXISTS of one new table can fail when several processes start at once:
+// in PostgreSQL with a unique violation in its catalog, and in SQLite, on
+// a new database file, with "database is locked" at once (SQLite does not
+// wait on a lock where waiting could deadlock). The loser succeeds on a
+// later try, after a short randomised pause, the table then being there.
 func (s *Store) createTable(ctx context.Context) error {
 	ddl := fmt.Sprintf(s.d.createTable, s.table)
 	var err error
-	for range 3 {
+	pause := createPause
+	for try := range createTries {
+		if try > 0 {
+			t := time.NewTimer(pause/2 + rand.N(pause))
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return fmt.Errorf("cachier: sqlstore: create table %s on %s: %w", s.table, s.d.name, err)
+			}
+			pause *= 2
+		}
 		_, err = s.db.ExecContext(ctx, ddl)
 		if err == nil {
 			if err = s.ensureExpiresColumn(ctx); err == nil {
 				return nil
 			}
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || unreachable(err) {
 			break // the server does not answer: no point in waiting again
 		}
 	}
 	return fmt.Errorf("cachier: sqlstore: create table %s on %s: %w", s.table, s.d.name, err)
 }
+
+// unreachable reports whether err says that the database server could not
+// be reached (a refused or broken connection), rather than that it
+// refused a statement.
+func unreachable(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn)
+}
+
+// createTries bounds the tries of createTable, the first pause between
+// them being about createPause, then doubling: about 1.3 s in all.
+const (
+	createTries = 8
+	createPause = 10 * time.Millisecond
+)
 
 // ensureExpiresColumn adds the expires_us column to a table made before it
 // existed. Another process may add it meanwhile: the column being there in
