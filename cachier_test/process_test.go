@@ -84,7 +84,11 @@ func TestProcessRace(t *testing.T) {
 			}
 			calls, _ := os.ReadFile(filepath.Join(dir, "calls"))
 			if n := strings.Count(string(calls), "\n"); n != 1 {
-				t.Fatalf("%d processes computed the key, want 1; calls:\n%s", n, calls)
+				var logs strings.Builder
+				for i, out := range outs {
+					fmt.Fprintf(&logs, "child %d:\n%s\n", i, out)
+				}
+				t.Fatalf("%d processes computed the key, want 1; calls:\n%s\n%s", n, calls, &logs)
 			}
 		})
 	}
